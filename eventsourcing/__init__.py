@@ -1,0 +1,75 @@
+"""Async-first, typed event sourcing: aggregates, event stores, time travel, commands.
+
+``import eventsourcing`` loads no database driver beyond the standard library: backends import
+their driver when they are used.
+"""
+
+from eventsourcing.aggregate import Aggregate, on
+from eventsourcing.commands import Command, CommandBus, CommandResult
+from eventsourcing.errors import (
+    AggregateNotFound,
+    CommandError,
+    ConcurrencyError,
+    ConfigurationError,
+    CorruptEvent,
+    DuplicateEventId,
+    EventSourcingError,
+    InvalidCommand,
+    InvalidTimestamp,
+    ReadOnlyAggregate,
+    SchemaMismatch,
+    SerializationError,
+    StoreError,
+    StoreUnavailable,
+    UnknownCommand,
+    UnknownEventType,
+)
+from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
+from eventsourcing.registry import events_registry, upcaster
+from eventsourcing.repository import Repository
+from eventsourcing.serialization import Codec, JSONCodec
+from eventsourcing.stores.base import ANY, EXISTS, NO_STREAM, AppendResult, EventStore, ExpectedVersion
+from eventsourcing.stores.factory import open_store
+from eventsourcing.stores.memory import MemoryEventStore
+from eventsourcing.stores.sql import SQLEventStore
+
+__all__ = [
+    "ANY",
+    "EXISTS",
+    "NO_STREAM",
+    "Aggregate",
+    "AggregateNotFound",
+    "AppendResult",
+    "Codec",
+    "Command",
+    "CommandBus",
+    "CommandError",
+    "CommandResult",
+    "ConcurrencyError",
+    "ConfigurationError",
+    "CorruptEvent",
+    "DomainEvent",
+    "DuplicateEventId",
+    "EventSourcingError",
+    "EventStore",
+    "ExpectedVersion",
+    "InvalidCommand",
+    "InvalidTimestamp",
+    "JSONCodec",
+    "MemoryEventStore",
+    "NewEvent",
+    "ReadOnlyAggregate",
+    "RecordedEvent",
+    "Repository",
+    "SQLEventStore",
+    "SchemaMismatch",
+    "SerializationError",
+    "StoreError",
+    "StoreUnavailable",
+    "UnknownCommand",
+    "UnknownEventType",
+    "events_registry",
+    "on",
+    "open_store",
+    "upcaster",
+]

@@ -1,0 +1,200 @@
+"""`Aggregate`: declared state evolved only by `@on` handlers, so replaying events reproduces it."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from enum import Enum
+from typing import Any, ClassVar, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing import clock, context
+from eventsourcing.errors import ReadOnlyAggregate
+from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
+from eventsourcing.registry import default_type_name
+
+F = TypeVar("F", bound=Callable[..., Any])
+A = TypeVar("A", bound="Aggregate")
+
+Handler = Callable[[Any, Any], None]
+
+_IMMUTABLE = (
+    str,
+    int,
+    float,
+    bool,
+    bytes,
+    Decimal,
+    UUID,
+    dt.datetime,
+    dt.date,
+    Enum,
+    frozenset,
+    tuple,
+    type(None),
+)
+_NO_DEFAULT = object()
+
+
+def on(*event_types: type[DomainEvent]) -> Callable[[F], F]:
+    """Mark a method as the handler that evolves state for these event types."""
+    if not event_types or not all(isinstance(t, type) and issubclass(t, DomainEvent) for t in event_types):
+        raise TypeError("@on(...) takes one or more DomainEvent subclasses")
+
+    def mark(fn: F) -> F:
+        existing: tuple[type[DomainEvent], ...] = getattr(fn, "__on_events__", ())
+        fn.__on_events__ = existing + event_types  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+class Aggregate:
+    """Base class for event-sourced aggregates.
+
+    Declare state as annotated class attributes with defaults (mutable defaults are copied per
+    instance), events as nested `DomainEvent` subclasses, command methods that validate and call
+    `emit`, and `@on(Event)` handlers that change state. ``type_name`` (default: the class's
+    qualified name) is the stream type stored with every stream of this aggregate.
+    """
+
+    type_name: ClassVar[str] = ""
+    __handlers__: ClassVar[dict[type[DomainEvent], Handler]] = {}
+    __state_fields__: ClassVar[tuple[tuple[str, Any, bool], ...]] = ()
+
+    __slots__ = ("__dict__", "_id", "_last_timestamp", "_pending", "_read_only", "_version")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "type_name" not in cls.__dict__:
+            cls.type_name = default_type_name(cls)
+        handlers: dict[type[DomainEvent], Handler] = {}
+        for klass in reversed(cls.__mro__):
+            for attr in vars(klass).values():
+                for event_type in getattr(attr, "__on_events__", ()):
+                    handlers[event_type] = attr
+        cls.__handlers__ = handlers
+        cls.__state_fields__ = tuple(_state_fields(cls))
+
+    def __init__(self, id: str | None = None) -> None:
+        self._id = str(uuid4()) if id is None else id
+        self._version = 0
+        self._pending: list[NewEvent] = []
+        self._read_only = False
+        self._last_timestamp: dt.datetime | None = None
+        for name, default, needs_copy in self.__state_fields__:
+            if default is not _NO_DEFAULT:
+                setattr(self, name, copy.deepcopy(default) if needs_copy else default)
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    @property
+    def version(self) -> int:
+        """Number of events applied (0 for a new aggregate), pending ones included."""
+        return self._version
+
+    @property
+    def pending_events(self) -> tuple[NewEvent, ...]:
+        return tuple(self._pending)
+
+    @property
+    def read_only(self) -> bool:
+        """True for an aggregate rebuilt for a past version or time."""
+        return self._read_only
+
+    @property
+    def last_event_at(self) -> dt.datetime | None:
+        """Timestamp of the last event applied (None for a new aggregate)."""
+        return self._last_timestamp
+
+    def collect_events(self) -> list[NewEvent]:
+        """Take the pending events (the aggregate forgets them)."""
+        pending, self._pending = self._pending, []
+        return pending
+
+    def emit(self, event: DomainEvent) -> None:
+        """Apply ``event`` to the state now and queue it to be saved."""
+        if self._read_only:
+            raise ReadOnlyAggregate(
+                f"{self.type_name} {self._id!r} was loaded as of version {self._version}: it is a view of "
+                "the past and cannot emit events; load the latest version to change it"
+            )
+        if not isinstance(event, DomainEvent):
+            raise TypeError(f"emit() takes a DomainEvent, got {type(event).__name__}")
+        timestamp = clock.now()
+        if self._last_timestamp is not None and timestamp < self._last_timestamp:
+            timestamp = self._last_timestamp  # keep timestamps non-decreasing within the stream
+        self._apply(event)
+        self._version += 1
+        self._last_timestamp = timestamp
+        self._pending.append(NewEvent(event, context.next_event_id(), timestamp, context.current_metadata()))
+
+    def _apply(self, event: DomainEvent) -> None:
+        handler = self.__handlers__.get(type(event))
+        if handler is None:
+            handler = self._handler_for_subclass(type(event))
+        if handler is not None:
+            handler(self, event)
+
+    @classmethod
+    def _handler_for_subclass(cls, event_type: type[DomainEvent]) -> Handler | None:
+        for base in event_type.__mro__[1:]:
+            handler = cls.__handlers__.get(base)
+            if handler is not None:
+                cls.__handlers__[event_type] = handler
+                return handler
+        return None
+
+    @classmethod
+    def _rebuild(
+        cls: type[A],
+        aggregate_id: str,
+        events: Iterable[RecordedEvent[DomainEvent]],
+        *,
+        start: A | None = None,
+        read_only: bool = False,
+    ) -> A:
+        """Replay recorded events (onto ``start`` if given, e.g. a snapshot's state)."""
+        aggregate = cls(aggregate_id) if start is None else start
+        handlers = cls.__handlers__
+        last = None
+        for last in events:
+            event = last.event
+            handler = handlers.get(type(event)) or cls._handler_for_subclass(type(event))
+            if handler is not None:
+                handler(aggregate, event)
+        if last is not None:
+            aggregate._version = last.version
+            aggregate._last_timestamp = last.timestamp
+        aggregate._read_only = read_only
+        return aggregate
+
+    def state(self) -> dict[str, Any]:
+        """The declared state fields and their current values."""
+        return {name: getattr(self, name) for name, _, _ in self.__state_fields__ if hasattr(self, name)}
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.state().items())
+        return (
+            f"{type(self).__name__}(id={self._id!r}, version={self._version}{', ' if fields else ''}{fields})"
+        )
+
+
+def _state_fields(cls: type) -> Iterable[tuple[str, Any, bool]]:
+    seen: set[str] = set()
+    for klass in cls.__mro__:
+        for name, annotation in vars(klass).get("__annotations__", {}).items():
+            if name in seen or name.startswith("_") or _is_classvar(annotation):
+                continue
+            seen.add(name)
+            default = getattr(cls, name, _NO_DEFAULT)
+            yield name, default, not isinstance(default, _IMMUTABLE) and default is not _NO_DEFAULT
+
+
+def _is_classvar(annotation: Any) -> bool:
+    text = annotation if isinstance(annotation, str) else repr(annotation)
+    return text.startswith(("ClassVar", "typing.ClassVar"))

@@ -1,0 +1,111 @@
+"""The library's error tree. Every error raised on purpose derives from `EventSourcingError`.
+
+    EventSourcingError
+    ├── ConcurrencyError            another writer got there first (retryable: reload and decide again)
+    ├── DuplicateEventId            a batch reuses event ids in a way that is not an exact retry
+    ├── AggregateNotFound           no events for the stream (or none up to the version / time asked for)
+    ├── ReadOnlyAggregate           emit() on an aggregate rebuilt for a past version or time
+    ├── InvalidTimestamp            a naive or otherwise unusable timestamp
+    ├── SerializationError          an event could not be encoded or decoded
+    │   ├── UnknownEventType        a stored type name that no declared class answers to
+    │   ├── SchemaMismatch          stored schema version cannot be brought to the current one
+    │   └── CorruptEvent            a stored payload that does not decode into its declared class
+    ├── CommandError
+    │   ├── UnknownCommand          no handler for this command type
+    │   └── InvalidCommand          the command payload fails validation
+    ├── ConfigurationError          a bad store URL, a missing extra, a duplicate type name
+    └── StoreError                  the backend failed; the driver's exception is the __cause__
+        └── StoreUnavailable        the backend cannot be reached or opened
+
+Backends translate driver exceptions into these at their boundary with ``raise ... from err``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class EventSourcingError(Exception):
+    """Root of every error this library raises on purpose."""
+
+
+class ConcurrencyError(EventSourcingError):
+    """The stream's version was not the expected one: another writer appended first.
+
+    Nothing of the rejected batch was stored. Reload the aggregate and decide again.
+    """
+
+    def __init__(self, stream_id: str, expected: Any, actual: int | None, detail: str = "") -> None:
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+        message = f"stream {stream_id!r}: expected version {expected}, actual version {actual}"
+        super().__init__(f"{message} ({detail})" if detail else message)
+
+
+class DuplicateEventId(EventSourcingError):
+    """Some, but not all, of a batch's event ids are already stored (or stored in another stream).
+
+    An exact retry of an append that succeeded is not an error; this is a batch that mixes
+    new events with already-stored ones, which would otherwise store events twice.
+    """
+
+
+class AggregateNotFound(EventSourcingError):
+    """The stream has no events (or none up to the requested version or time)."""
+
+
+class ReadOnlyAggregate(EventSourcingError):
+    """The aggregate was rebuilt for a past version or time; it cannot emit events."""
+
+
+class InvalidTimestamp(EventSourcingError, ValueError):
+    """A timestamp that cannot be used: naive (no timezone), or not a datetime at all."""
+
+
+class SerializationError(EventSourcingError):
+    """An event could not be encoded or decoded."""
+
+
+class UnknownEventType(SerializationError):
+    """A stored event type name that no declared `DomainEvent` subclass answers to.
+
+    Import the module that declares the event (for the CLI: pass ``--app MODULE``), or declare the
+    old name in the class's ``aliases``.
+    """
+
+
+class SchemaMismatch(SerializationError):
+    """A stored schema version that cannot be brought to the class's version (newer, or a missing upcaster)."""
+
+
+class CorruptEvent(SerializationError):
+    """A stored payload that cannot be decoded into its declared event class."""
+
+
+class CommandError(EventSourcingError):
+    """A command could not be dispatched."""
+
+
+class UnknownCommand(CommandError):
+    """No handler is registered for the command's type."""
+
+
+class InvalidCommand(CommandError):
+    """The command's payload does not validate."""
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+class ConfigurationError(EventSourcingError):
+    """The library was set up wrongly: bad URL, missing optional dependency, clashing type names."""
+
+
+class StoreError(EventSourcingError):
+    """The storage backend failed. The driver's own exception is kept as ``__cause__``."""
+
+
+class StoreUnavailable(StoreError):
+    """The storage backend cannot be reached or opened."""

@@ -1,0 +1,108 @@
+"""Turning events into stored bytes and back: a `Codec` for payloads, an `EventMapper` for the rest.
+
+The codec knows one encoding (JSON here; Avro is another); the mapper resolves stored type names
+through the registry, runs upcasters for old schema versions, encodes metadata, and turns any
+decoding failure into a specific `SerializationError` that names the event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from eventsourcing.errors import CorruptEvent, SerializationError
+from eventsourcing.events import EMPTY_METADATA, DomainEvent
+from eventsourcing.registry import EventRegistry, events_registry
+
+
+class Codec(Protocol):
+    """Encodes event payloads (the user's fields only)."""
+
+    name: str
+
+    def encode(self, event: DomainEvent) -> bytes: ...
+
+    def decode(self, cls: type[DomainEvent], data: bytes) -> DomainEvent: ...
+
+    def decode_dict(self, data: bytes) -> dict[str, Any]: ...
+
+
+class JSONCodec:
+    """UTF-8 JSON through pydantic-core: Decimal as string, datetime as ISO 8601, UUID as string."""
+
+    name = "json"
+
+    def encode(self, event: DomainEvent) -> bytes:
+        return event.__pydantic_serializer__.to_json(event)
+
+    def decode(self, cls: type[DomainEvent], data: bytes) -> DomainEvent:
+        return cls.__pydantic_validator__.validate_json(data)  # type: ignore[no-any-return]
+
+    def decode_dict(self, data: bytes) -> dict[str, Any]:
+        value = json.loads(data)
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a JSON object, got {type(value).__name__}")
+        return value
+
+
+class EventMapper:
+    """Event ↔ (type name, schema version, payload bytes, metadata bytes)."""
+
+    def __init__(self, codec: Codec | None = None, registry: EventRegistry | None = None) -> None:
+        self.codec: Codec = codec or JSONCodec()
+        self.registry = registry or events_registry
+
+    def encode(self, event: DomainEvent) -> bytes:
+        try:
+            return self.codec.encode(event)
+        except Exception as err:  # a value the codec cannot represent
+            raise SerializationError(f"cannot encode {event.event_type!r}: {err}") from err
+
+    def decode(
+        self, event_type: str, schema_version: int, data: bytes, *, stream_id: str, version: int
+    ) -> DomainEvent:
+        cls = self.registry.resolve(event_type)
+        try:
+            if schema_version == cls.schema_version:
+                return self.codec.decode(cls, data)
+            upcast = self.registry.upcast(cls, schema_version, self.codec.decode_dict(data))
+            return cls.model_validate(upcast)
+        except SerializationError:
+            raise
+        except (ValidationError, ValueError, TypeError, KeyError) as err:
+            raise CorruptEvent(
+                f"stored event {event_type!r} v{schema_version} at {stream_id!r} version {version} "
+                f"does not decode: {_first_line(err)}"
+            ) from err
+
+    @staticmethod
+    def encode_metadata(metadata: Mapping[str, Any]) -> bytes | None:
+        if metadata is EMPTY_METADATA or not any(v is not None for v in metadata.values()):
+            return None
+        return json.dumps(dict(metadata), separators=(",", ":"), default=_json_default).encode()
+
+    @staticmethod
+    def decode_metadata(data: bytes | str | None) -> Mapping[str, Any]:
+        if data is None:
+            return EMPTY_METADATA
+        try:
+            value = json.loads(data)
+        except ValueError as err:
+            raise CorruptEvent(f"stored event metadata does not decode: {err}") from err
+        value.setdefault("correlation_id", None)
+        value.setdefault("causation_id", None)
+        return value  # type: ignore[no-any-return]
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, UUID):
+        return str(value)
+    raise TypeError(f"metadata value of type {type(value).__name__} is not JSON-serialisable")
+
+
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__

@@ -1,0 +1,1 @@
+"""Event stores: the port (`EventStore`) and its backends."""

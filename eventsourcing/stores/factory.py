@@ -1,0 +1,27 @@
+"""`open_store(url)`: build an event store from a URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.errors import ConfigurationError
+from eventsourcing.stores.base import EventStore
+
+
+def open_store(url: str, **options: Any) -> EventStore:
+    """``memory://``, ``sqlite:///path.db``, ``postgresql://user@host:port/db``.
+
+    The store is returned unopened: use it as an async context manager (or ``await store.open()``).
+    """
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if ":" in url else ""
+    if scheme == "memory":
+        from eventsourcing.stores.memory import MemoryEventStore
+
+        return MemoryEventStore(**options)
+    if scheme in ("sqlite", "postgresql", "postgres"):
+        from eventsourcing.stores.sql import SQLEventStore
+
+        return SQLEventStore(url, **options)
+    raise ConfigurationError(
+        f"cannot open a store for {url!r}: use memory://, sqlite:///path.db or postgresql://user@host:port/db"
+    )

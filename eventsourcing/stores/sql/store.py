@@ -1,0 +1,118 @@
+"""`SQLEventStore`: the event store on a SQL database, chosen by URL.
+
+One façade with the protocol's argument checks; a backend per dialect that differs only in
+statements, execution and the classification of driver errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, Protocol, Self
+from uuid import UUID
+
+from eventsourcing.errors import ConfigurationError
+from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
+from eventsourcing.registry import EventRegistry
+from eventsourcing.serialization import Codec, EventMapper
+from eventsourcing.stores.base import (
+    AppendResult,
+    Expected,
+    StoreCapabilities,
+    check_append_args,
+    check_limit,
+    check_read_args,
+)
+
+
+class _Backend(Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def append(
+        self, stream_id: str, events: Sequence[NewEvent], expected: Expected, stream_type: str
+    ) -> AppendResult: ...
+    async def read(
+        self, stream_id: str, from_version: int, to_version: int | None, as_of: dt.datetime | None
+    ) -> list[RecordedEvent[DomainEvent]]: ...
+    async def read_all(
+        self, after: Any, limit: int, stream_types: Sequence[str] | None
+    ) -> list[RecordedEvent[DomainEvent]]: ...
+    async def get_event(self, event_id: UUID) -> RecordedEvent[DomainEvent] | None: ...
+    async def stream_version(self, stream_id: str) -> int: ...
+
+
+class SQLEventStore:
+    """Event store on SQLite (``sqlite:///path.db``) or PostgreSQL (``postgresql://...``).
+
+    Entering the store (``async with``) connects and creates the schema if it is missing.
+    """
+
+    capabilities = StoreCapabilities(total_order=True)
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        codec: Codec | None = None,
+        registry: EventRegistry | None = None,
+        busy_timeout: float = 10.0,
+        pool_size: int = 5,
+    ) -> None:
+        self.url = url
+        mapper = EventMapper(codec, registry)
+        scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+        if scheme == "sqlite":
+            from eventsourcing.stores.sql.sqlite import SQLiteBackend
+
+            self._backend: _Backend = SQLiteBackend(
+                url, mapper, busy_timeout=busy_timeout, pool_size=pool_size
+            )
+        else:
+            raise ConfigurationError(
+                f"SQLEventStore does not support {scheme!r} URLs (use sqlite:///path.db)"
+            )
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        await self._backend.open()
+
+    async def close(self) -> None:
+        await self._backend.close()
+
+    async def append(
+        self, stream_id: str, events: Sequence[NewEvent], expected_version: Expected, *, stream_type: str
+    ) -> AppendResult:
+        check_append_args(stream_id, events, expected_version, stream_type)
+        return await self._backend.append(stream_id, events, expected_version, stream_type)
+
+    async def read(
+        self,
+        stream_id: str,
+        *,
+        from_version: int = 1,
+        to_version: int | None = None,
+        as_of: dt.datetime | None = None,
+    ) -> list[RecordedEvent[DomainEvent]]:
+        as_of = check_read_args(from_version, to_version, as_of)
+        return await self._backend.read(stream_id, from_version, to_version, as_of)
+
+    async def read_all(
+        self, *, after: Any = None, limit: int = 1000, stream_types: Sequence[str] | None = None
+    ) -> list[RecordedEvent[DomainEvent]]:
+        check_limit(limit)
+        return await self._backend.read_all(after, limit, stream_types)
+
+    async def get_event(self, event_id: UUID) -> RecordedEvent[DomainEvent] | None:
+        return await self._backend.get_event(event_id)
+
+    async def stream_version(self, stream_id: str) -> int:
+        return await self._backend.stream_version(stream_id)
+
+    def __repr__(self) -> str:
+        return f"SQLEventStore({self.url!r})"
