@@ -179,9 +179,7 @@ class Aggregate:
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in self.state().items())
-        return (
-            f"{type(self).__name__}(id={self._id!r}, version={self._version}{', ' if fields else ''}{fields})"
-        )
+        return f"{type(self).__name__}(id={self._id!r}, version={self._version}{', ' if fields else ''}{fields})"
 
 
 def _state_fields(cls: type) -> Iterable[tuple[str, Any, bool]]:

@@ -97,12 +97,8 @@ class CommandBus:
                 return cls.model_validate_json(payload)
             return cls.model_validate(payload)
         except ValidationError as err:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or '(payload)'}: {e['msg']}" for e in err.errors()
-            )
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(payload)'}: {e['msg']}" for e in err.errors())
             raise InvalidCommand(f"invalid {command_type}: {problems}", err.errors()) from err  # type: ignore[arg-type]
 
-    async def dispatch_raw(
-        self, command_type: str, payload: Mapping[str, Any] | str | bytes
-    ) -> CommandResult:
+    async def dispatch_raw(self, command_type: str, payload: Mapping[str, Any] | str | bytes) -> CommandResult:
         return await self.dispatch(self.parse(command_type, payload))

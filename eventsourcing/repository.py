@@ -33,9 +33,7 @@ class Repository(Generic[A]):
         self.store = store
         self.max_attempts = max_attempts
 
-    async def get(
-        self, aggregate_id: str, *, version: int | None = None, as_of: dt.datetime | None = None
-    ) -> A:
+    async def get(self, aggregate_id: str, *, version: int | None = None, as_of: dt.datetime | None = None) -> A:
         """The aggregate now, after event ``version``, or as it was at ``as_of`` (aware datetime).
 
         Aggregates loaded with ``version`` or ``as_of`` are read-only views of the past.
@@ -66,9 +64,7 @@ class Repository(Generic[A]):
         aggregate keeps its pending events (reload it and decide again).
         """
         if not isinstance(aggregate, self.aggregate_type):
-            raise TypeError(
-                f"this repository saves {self.aggregate_type.__name__}, not {type(aggregate).__name__}"
-            )
+            raise TypeError(f"this repository saves {self.aggregate_type.__name__}, not {type(aggregate).__name__}")
         pending = aggregate._pending
         if not pending:
             return None

@@ -62,9 +62,7 @@ class EventMapper:
         except Exception as err:  # a value the codec cannot represent
             raise SerializationError(f"cannot encode {event.event_type!r}: {err}") from err
 
-    def decode(
-        self, event_type: str, schema_version: int, data: bytes, *, stream_id: str, version: int
-    ) -> DomainEvent:
+    def decode(self, event_type: str, schema_version: int, data: bytes, *, stream_id: str, version: int) -> DomainEvent:
         cls = self.registry.resolve(event_type)
         try:
             if schema_version == cls.schema_version:

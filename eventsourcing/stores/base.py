@@ -106,9 +106,7 @@ class EventStore(Protocol):
         ...
 
 
-def check_append_args(
-    stream_id: str, events: Sequence[NewEvent], expected: Expected, stream_type: str
-) -> None:
+def check_append_args(stream_id: str, events: Sequence[NewEvent], expected: Expected, stream_type: str) -> None:
     if not isinstance(stream_id, str) or not stream_id:
         raise ValueError("stream_id must be a non-empty string")
     if not isinstance(stream_type, str) or not stream_type:
@@ -122,9 +120,7 @@ def check_append_args(
         raise DuplicateEventId(f"stream {stream_id!r}: the batch contains the same event id twice")
 
 
-def check_read_args(
-    from_version: int, to_version: int | None, as_of: dt.datetime | None
-) -> dt.datetime | None:
+def check_read_args(from_version: int, to_version: int | None, as_of: dt.datetime | None) -> dt.datetime | None:
     if from_version < 1:
         raise ValueError("from_version starts at 1")
     if to_version is not None and to_version < from_version:
@@ -163,9 +159,7 @@ class StoredRef:
     position: Any
 
 
-def resolve_retry(
-    stream_id: str, event_ids: Sequence[UUID], found: Sequence[StoredRef]
-) -> AppendResult | None:
+def resolve_retry(stream_id: str, event_ids: Sequence[UUID], found: Sequence[StoredRef]) -> AppendResult | None:
     """Decide what an append whose ids (partly) exist already means.
 
     - none of the ids stored: None (the caller reports its own error, e.g. a version conflict);

@@ -10,14 +10,10 @@ from eventsourcing.events import DomainEvent, RecordedEvent
 from eventsourcing.serialization import EventMapper
 
 # The column order every SELECT of events returns.
-EVENT_COLUMNS = (
-    "position, stream_id, version, event_id, event_type, schema_version, timestamp, metadata, payload"
-)
+EVENT_COLUMNS = "position, stream_id, version, event_id, event_type, schema_version, timestamp, metadata, payload"
 
 
-def decode_row(
-    mapper: EventMapper, row: tuple[Any, ...], *, timestamp: Any = None
-) -> RecordedEvent[DomainEvent]:
+def decode_row(mapper: EventMapper, row: tuple[Any, ...], *, timestamp: Any = None) -> RecordedEvent[DomainEvent]:
     position, stream_id, version, event_id, event_type, schema_version, ts, metadata, payload = row
     return RecordedEvent(
         mapper.decode(event_type, schema_version, payload, stream_id=stream_id, version=version),

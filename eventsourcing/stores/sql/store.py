@@ -64,13 +64,9 @@ class SQLEventStore:
         if scheme == "sqlite":
             from eventsourcing.stores.sql.sqlite import SQLiteBackend
 
-            self._backend: _Backend = SQLiteBackend(
-                url, mapper, busy_timeout=busy_timeout, pool_size=pool_size
-            )
+            self._backend: _Backend = SQLiteBackend(url, mapper, busy_timeout=busy_timeout, pool_size=pool_size)
         else:
-            raise ConfigurationError(
-                f"SQLEventStore does not support {scheme!r} URLs (use sqlite:///path.db)"
-            )
+            raise ConfigurationError(f"SQLEventStore does not support {scheme!r} URLs (use sqlite:///path.db)")
 
     async def __aenter__(self) -> Self:
         await self.open()
