@@ -203,6 +203,9 @@ class SQLiteBackend:
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         if self._inline is None:
             raise StoreError("the SQLite store is not open: use `async with store:` or `await store.open()`")
+        # Every operation is a suspension point, as real I/O would be: a task looping over the
+        # store cannot starve the other tasks on the loop (costs a loop turn, not a thread hop).
+        await asyncio.sleep(0)
         try:
             return fn(self._inline, *args)
         except sqlite3.OperationalError as err:
