@@ -90,11 +90,16 @@ class Repository(Generic[A]):
             if inspect.isawaitable(result):
                 await result
             try:
-                await self.save(aggregate)
-                return aggregate
+                result = await self.save(aggregate)
             except ConcurrencyError:
                 if attempt == self.max_attempts:
                     raise
                 context.rewind(mark)  # the next attempt emits the same event ids (idempotent commands)
                 await asyncio.sleep(random.uniform(0, 0.002 * attempt))  # de-synchronise the contenders
+                continue
+            if result is not None and result.version != aggregate.version:
+                # The store recognised these event ids as already stored (a retried command): what we
+                # applied in memory was not appended, so return the stored state instead.
+                return await self.get(aggregate_id)
+            return aggregate
         raise AssertionError("unreachable")

@@ -6,6 +6,7 @@ same codec errors, upcasting and immutability apply.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ class MemoryEventStore:
         self, stream_id: str, events: Sequence[NewEvent], expected_version: Expected, *, stream_type: str
     ) -> AppendResult:
         check_append_args(stream_id, events, expected_version, stream_type)
+        await asyncio.sleep(0)  # a suspension point, like any real store's I/O
         stream = self._streams.get(stream_id, [])
         actual = len(stream)
         found = [self._ref(row) for e in events if (row := self._by_id.get(e.event_id)) is not None]
@@ -111,6 +113,7 @@ class MemoryEventStore:
         as_of: dt.datetime | None = None,
     ) -> list[RecordedEvent[DomainEvent]]:
         as_of = check_read_args(from_version, to_version, as_of)
+        await asyncio.sleep(0)
         rows = self._streams.get(stream_id, [])[from_version - 1 : to_version]
         if as_of is not None:
             rows = [row for row in rows if row.timestamp <= as_of]
@@ -120,6 +123,7 @@ class MemoryEventStore:
         self, *, after: Any = None, limit: int = 1000, stream_types: Sequence[str] | None = None
     ) -> list[RecordedEvent[DomainEvent]]:
         check_limit(limit)
+        await asyncio.sleep(0)
         start = 0 if after is None else int(after)
         if stream_types is None:
             rows = self._log[start : start + limit]
@@ -134,6 +138,7 @@ class MemoryEventStore:
         return [self._recorded(row) for row in rows]
 
     async def get_event(self, event_id: UUID) -> RecordedEvent[DomainEvent] | None:
+        await asyncio.sleep(0)
         row = self._by_id.get(event_id)
         return None if row is None else self._recorded(row)
 

@@ -350,7 +350,7 @@ class EventStoreContract:
         await store.append(stream_id, [NewEvent(event, uuid4(), T0)], 0, stream_type=STREAM_TYPE)
         (read,) = await store.read(stream_id)
         assert read.event == event
-        assert isinstance(read.event.amount, Decimal)  # type: ignore[attr-defined]
+        assert isinstance(read.event.amount, Decimal)
 
     async def test_unknown_event_type_is_a_clear_error(self, store: EventStore) -> None:
         name = f"contract.gone.{uuid4().hex}"
