@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import inspect
+import logging
 import random
+import typing
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
@@ -13,25 +15,43 @@ from eventsourcing import context
 from eventsourcing.aggregate import Aggregate
 from eventsourcing.clock import require_aware
 from eventsourcing.errors import AggregateNotFound, ConcurrencyError
+from eventsourcing.snapshotting import Snapshot, SnapshotPolicy, SnapshotStore, StateCodec
 from eventsourcing.stores.base import AppendResult, EventStore
 
 A = TypeVar("A", bound=Aggregate)
+
+logger = logging.getLogger(__name__)
 
 
 class Repository(Generic[A]):
     """Loads and saves one aggregate type on an event store.
 
-    ``max_attempts`` bounds `update`'s optimistic retries after a `ConcurrencyError`.
+    ``snapshots`` (a `SnapshotStore`) lets loads start from the newest valid snapshot at or before
+    the wanted version or time; ``snapshot_policy`` (e.g. ``EveryNEvents(100)``) decides when to
+    write one. ``max_attempts`` bounds `update`'s optimistic retries after a `ConcurrencyError`.
     """
 
-    def __init__(self, aggregate_type: type[A], store: EventStore, *, max_attempts: int = 10) -> None:
+    def __init__(
+        self,
+        aggregate_type: type[A],
+        store: EventStore,
+        *,
+        snapshots: SnapshotStore | None = None,
+        snapshot_policy: SnapshotPolicy | None = None,
+        max_attempts: int = 10,
+    ) -> None:
         if not (isinstance(aggregate_type, type) and issubclass(aggregate_type, Aggregate)):
             raise TypeError("Repository(aggregate_type, store): aggregate_type must be an Aggregate subclass")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if snapshot_policy is not None and snapshots is None:
+            raise ValueError("a snapshot_policy needs a snapshot store: pass snapshots=...")
         self.aggregate_type = aggregate_type
         self.store = store
+        self.snapshots = snapshots
+        self.snapshot_policy = snapshot_policy
         self.max_attempts = max_attempts
+        self._codec = StateCodec.of(aggregate_type) if snapshots is not None else None
 
     async def get(self, aggregate_id: str, *, version: int | None = None, as_of: dt.datetime | None = None) -> A:
         """The aggregate now, after event ``version``, or as it was at ``as_of`` (aware datetime).
@@ -45,17 +65,53 @@ class Repository(Generic[A]):
             raise ValueError("version starts at 1 (the state after the first event)")
         if as_of is not None:
             as_of = require_aware(as_of, "as_of")
-        events = await self.store.read(aggregate_id, to_version=version, as_of=as_of)
+        snapshot = await self._latest_snapshot(aggregate_id, version, as_of)
+        start = None if snapshot is None else typing.cast(A, self._codec.restore(snapshot))  # type: ignore[union-attr]
+        from_version = 1 if snapshot is None else snapshot.version + 1
+        if version is not None and from_version > version:
+            events = []  # the snapshot is exactly the version asked for
+        else:
+            events = await self.store.read(aggregate_id, from_version=from_version, to_version=version, as_of=as_of)
+        reached = events[-1].version if events else (0 if snapshot is None else snapshot.version)
         name = self.aggregate_type.type_name
-        if not events:
+        if reached == 0:
             when = f" at or before {as_of.isoformat()}" if as_of is not None else ""
             raise AggregateNotFound(f"{name} {aggregate_id!r} has no events{when}")
-        if version is not None and events[-1].version < version:
-            raise AggregateNotFound(
-                f"{name} {aggregate_id!r} has {events[-1].version} events; version {version} does not exist"
-            )
+        if version is not None and reached < version:
+            raise AggregateNotFound(f"{name} {aggregate_id!r} has {reached} events; version {version} does not exist")
         historic = version is not None or as_of is not None
-        return self.aggregate_type._rebuild(aggregate_id, events, read_only=historic)
+        aggregate = self.aggregate_type._rebuild(aggregate_id, events, start=start, read_only=historic)
+        if not historic and self.snapshot_policy is not None:
+            # No valid snapshot, or an old one: catch up (e.g. after the class's state schema changed).
+            await self._snapshot_if_due(aggregate, 0 if snapshot is None else snapshot.version)
+        return aggregate
+
+    async def take_snapshot(self, aggregate_id: str) -> Snapshot:
+        """Snapshot the aggregate's latest state now (the on-demand policy)."""
+        if self.snapshots is None or self._codec is None:
+            raise ValueError("this repository has no snapshot store: pass snapshots=...")
+        aggregate = await self.get(aggregate_id)
+        snapshot = self._codec.take(aggregate)
+        await self.snapshots.save(snapshot)
+        return snapshot
+
+    async def _latest_snapshot(
+        self, aggregate_id: str, version: int | None, as_of: dt.datetime | None
+    ) -> Snapshot | None:
+        if self.snapshots is None or self._codec is None:
+            return None
+        return await self.snapshots.latest(
+            aggregate_id, fingerprint=self._codec.fingerprint, max_version=version, as_of=as_of
+        )
+
+    async def _snapshot_if_due(self, aggregate: A, previous_version: int) -> None:
+        assert self.snapshot_policy is not None and self.snapshots is not None and self._codec is not None
+        if not self.snapshot_policy.should_snapshot(aggregate.version, previous_version):
+            return
+        try:
+            await self.snapshots.save(self._codec.take(aggregate))
+        except Exception:  # the events are stored; a missing snapshot only costs replay time
+            logger.warning("could not snapshot %s %r", self.aggregate_type.type_name, aggregate.id, exc_info=True)
 
     async def save(self, aggregate: A) -> AppendResult | None:
         """Append the aggregate's pending events, expecting the version it was loaded at.
@@ -75,6 +131,8 @@ class Repository(Generic[A]):
             stream_type=self.aggregate_type.type_name,
         )
         aggregate._pending = []
+        if self.snapshot_policy is not None and result.version == aggregate.version:
+            await self._snapshot_if_due(aggregate, aggregate.version - len(pending))
         return result
 
     async def update(self, aggregate_id: str, change: Callable[[A], Any | Awaitable[Any]]) -> A:

@@ -1,0 +1,27 @@
+"""When to snapshot: every N events, or only when asked (`Repository.take_snapshot`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class EveryNEvents:
+    """Snapshot whenever an aggregate crosses a multiple of ``n`` events (typical: 100)."""
+
+    n: int
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError("EveryNEvents(n) needs n >= 1")
+
+    def should_snapshot(self, version: int, previous_version: int) -> bool:
+        return version // self.n > previous_version // self.n
+
+
+@dataclass(frozen=True, slots=True)
+class OnDemand:
+    """Never snapshot automatically; call ``Repository.take_snapshot(id)`` when wanted."""
+
+    def should_snapshot(self, version: int, previous_version: int) -> bool:
+        return False
