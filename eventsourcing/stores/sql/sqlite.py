@@ -71,7 +71,6 @@ _READ = f"SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ? AND version >= 
 _READ_ALL = f"SELECT {EVENT_COLUMNS} FROM events WHERE position > ?"
 _BY_ID = f"SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?"
 _MAX_VERSION = 2**62
-_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class SQLiteBackend:
