@@ -45,6 +45,8 @@ class SQLEventStore:
     """Event store on SQLite (``sqlite:///path.db``) or PostgreSQL (``postgresql://...``).
 
     Entering the store (``async with``) connects and creates the schema if it is missing.
+    ``isolation_level`` (PostgreSQL only): ``"READ COMMITTED"`` (default), ``"REPEATABLE READ"`` or
+    ``"SERIALIZABLE"``; serialization failures surface as the retryable `ConcurrencyError`.
     """
 
     capabilities = StoreCapabilities(total_order=True)
@@ -57,6 +59,7 @@ class SQLEventStore:
         registry: EventRegistry | None = None,
         busy_timeout: float = 10.0,
         pool_size: int = 5,
+        isolation_level: str | None = None,
     ) -> None:
         self.url = url
         mapper = EventMapper(codec, registry)
@@ -64,9 +67,19 @@ class SQLEventStore:
         if scheme == "sqlite":
             from eventsourcing.stores.sql.sqlite import SQLiteBackend
 
+            if isolation_level not in (None, "SERIALIZABLE"):
+                raise ConfigurationError(
+                    "SQLite transactions are always SERIALIZABLE; isolation_level is for PostgreSQL"
+                )
             self._backend: _Backend = SQLiteBackend(url, mapper, busy_timeout=busy_timeout, pool_size=pool_size)
+        elif scheme in ("postgresql", "postgres"):
+            from eventsourcing.stores.sql.postgres import PostgresBackend
+
+            self._backend = PostgresBackend(url, mapper, pool_size=pool_size, isolation_level=isolation_level)
         else:
-            raise ConfigurationError(f"SQLEventStore does not support {scheme!r} URLs (use sqlite:///path.db)")
+            raise ConfigurationError(
+                f"SQLEventStore does not support {scheme!r} URLs (use sqlite:///path.db or postgresql://user@host/db)"
+            )
 
     async def __aenter__(self) -> Self:
         await self.open()

@@ -1,0 +1,427 @@
+"""The PostgreSQL binding of `SQLEventStore` (SQLAlchemy 2 asyncio + asyncpg).
+
+Ordering without serialising writers. Positions come from an identity sequence, and sequence
+values are handed out when rows are inserted, not when transactions commit: a follower that reads
+``position > cursor`` can pass an event whose transaction commits later with a lower number, and
+never see it. So every event also stores the id of the transaction that wrote it
+(``pg_current_xact_id()``), and ``read_all`` returns only rows written by transactions older than
+the oldest transaction still running (``pg_snapshot_xmin(pg_current_snapshot())``), ordered by the
+``(xid, position)`` pair. Below that horizon every transaction has finished, so no row can ever
+appear before a cursor once a follower has passed it. Writers never wait for one another (only
+appends to the same stream conflict); the cost is that a long-running writing transaction anywhere
+in the cluster holds the horizon back, delaying followers (never skipping). There is no "gap"
+timeout: skipping after a wall-clock delay is exactly the bug this avoids.
+
+The position token is the JSON-friendly pair ``[xid, position]`` (a list of two ints); a tuple is
+accepted back as well.
+
+Execution: SQLAlchemy creates the engine, the pool and the schema. Each operation checks out a
+pooled connection and runs on the asyncpg connection underneath, outside any SQLAlchemy
+transaction, so a statement is its own transaction: an append is one round trip (one statement
+that reads the stream's version, checks the expectation and inserts the whole batch from arrays).
+Driver errors are translated in one place, `_translate`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+from uuid import UUID
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.types import UserDefinedType
+
+from eventsourcing.errors import (
+    ConcurrencyError,
+    ConfigurationError,
+    EventSourcingError,
+    StoreError,
+    StoreUnavailable,
+)
+from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
+from eventsourcing.serialization import EventMapper
+from eventsourcing.stores.base import (
+    ANY,
+    AppendResult,
+    Expected,
+    StoredRef,
+    admits,
+    conflict,
+    resolve_retry,
+    utc_timestamp,
+)
+from eventsourcing.stores.sql.rows import decode_row
+
+try:
+    import asyncpg
+except ImportError as err:  # pragma: no cover - depends on the installed extras
+    raise ConfigurationError(
+        "the PostgreSQL event store needs asyncpg: install the extra, `pip install 'async-eventsourcing[postgres]'`"
+    ) from err
+
+T = TypeVar("T")
+
+ISOLATION_LEVELS = ("READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE")
+
+
+class XID8(UserDefinedType[int]):
+    """PostgreSQL's 64-bit, never-wrapping transaction id (asyncpg reads it as an int)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_kw: Any) -> str:
+        return "xid8"
+
+
+metadata = MetaData()
+events_table = Table(
+    "events",
+    metadata,
+    Column("position", BigInteger, Identity(), primary_key=True),
+    Column("xid", XID8(), nullable=False, server_default=text("pg_current_xact_id()")),
+    Column("stream_id", Text, nullable=False),
+    Column("stream_type", Text, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("event_type", Text, nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("timestamp", DateTime(timezone=True), nullable=False),
+    Column("metadata", LargeBinary),
+    Column("payload", LargeBinary, nullable=False),
+    UniqueConstraint("stream_id", "version", name="uq_events_stream_version"),
+    UniqueConstraint("event_id", name="uq_events_event_id"),
+    # The global log's order and cursor; the second serves read_all filtered by one stream type.
+    Index("ix_events_xid_position", "xid", "position"),
+    Index("ix_events_stream_type_xid_position", "stream_type", "xid", "position"),
+)
+
+# Serialises schema creation between processes opening the store at once (CREATE ... IF NOT
+# EXISTS alone races on the catalogs). An arbitrary, fixed advisory lock key.
+_SCHEMA_LOCK = 0x6576_656E_7473_0001
+
+# Every SELECT of events returns rows in `rows.EVENT_COLUMNS` order, with the position token first.
+_COLUMNS = (
+    "ARRAY[xid::text::bigint, position], stream_id, version, event_id, event_type, schema_version, "
+    "timestamp, metadata, payload"
+)
+
+# ANY / EXISTS travel as negative numbers so that the whole check is one statement.
+_ANY, _EXISTS = -1, -2
+
+# One round trip: read the stream's version, check the expectation, insert the batch (unnest of
+# arrays). When nothing is inserted, also say whether some of the ids are stored already, so the
+# caller can tell an exact retry from a conflict. Under READ COMMITTED two appends that read the
+# same version both try to insert the next one: the unique (stream_id, version) index makes the
+# later one fail, and it is reported as a conflict.
+APPEND = """
+WITH head AS (
+    SELECT coalesce(max(version), 0) AS actual FROM events WHERE stream_id = $1
+), inserted AS (
+    INSERT INTO events (stream_id, stream_type, version, event_id, event_type, schema_version,
+                        timestamp, metadata, payload)
+    SELECT $1, $2, head.actual + e.n, e.event_id, e.event_type, e.schema_version, e.ts, e.metadata, e.payload
+    FROM head,
+         unnest($4::uuid[], $5::text[], $6::int[], $7::timestamptz[], $8::bytea[], $9::bytea[])
+             WITH ORDINALITY AS e(event_id, event_type, schema_version, ts, metadata, payload, n)
+    WHERE $3::int = -1 OR ($3::int = -2 AND head.actual > 0) OR $3::int = head.actual
+    RETURNING xid, position
+)
+SELECT head.actual,
+       last.xid::text::bigint AS xid,
+       last.position,
+       CASE WHEN last.position IS NULL
+            THEN EXISTS (SELECT 1 FROM events WHERE event_id = ANY($4::uuid[])) END AS reused
+FROM head LEFT JOIN (SELECT xid, position FROM inserted ORDER BY position DESC LIMIT 1) AS last ON true
+"""
+
+_HEAD = "SELECT version, xid::text::bigint, position FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1"
+_VERSION = "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1"
+_READ = f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND version >= $2 AND version <= $3 ORDER BY version"
+_READ_AS_OF = (
+    f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND version >= $2 AND version <= $3 AND timestamp <= $4 "
+    "ORDER BY version"
+)
+# The horizon is an InitPlan (evaluated once); rows below it belong to finished transactions only.
+_BELOW_HORIZON = "xid < (SELECT pg_snapshot_xmin(pg_current_snapshot()))"
+_READ_ALL = (
+    f"SELECT {_COLUMNS} FROM events WHERE {_BELOW_HORIZON} AND (xid, position) > ($1::xid8, $2::bigint) "
+    "ORDER BY xid, position LIMIT $3"
+)
+_READ_ALL_TYPES = (
+    f"SELECT {_COLUMNS} FROM events WHERE {_BELOW_HORIZON} AND (xid, position) > ($1::xid8, $2::bigint) "
+    "AND stream_type = ANY($4::text[]) ORDER BY xid, position LIMIT $3"
+)
+_BY_ID = f"SELECT {_COLUMNS} FROM events WHERE event_id = $1"
+_REFS = "SELECT event_id, stream_id, version, xid::text::bigint, position FROM events WHERE event_id = ANY($1::uuid[])"
+_MAX_VERSION = 2**31 - 1
+
+# SQLSTATE classes of a server that is going away, refusing connections or out of resources.
+_READ_ATTEMPTS = 5
+_UNAVAILABLE_CLASSES = ("08", "57P", "53")
+
+
+async def append_rows(
+    connection: asyncpg.Connection,
+    stream_id: str,
+    stream_type: str,
+    expected: Expected,
+    columns: tuple[list[Any], ...],
+) -> tuple[int, list[int] | None, bool]:
+    """Run the append statement on an asyncpg connection: (actual version, last position, ids reused).
+
+    The position is None when nothing was inserted (the expectation failed). ``columns`` are the
+    batch as arrays: event ids, types, schema versions, timestamps, metadata, payloads. Inside an
+    explicit transaction the events become visible, to followers too, only when it commits.
+    """
+    code = expected if isinstance(expected, int) else _ANY if expected is ANY else _EXISTS
+    row = await connection.fetchrow(APPEND, stream_id, stream_type, code, *columns)
+    assert row is not None
+    actual, xid, position, reused = row
+    return actual, None if position is None else [xid, position], bool(reused)
+
+
+def parse_position(after: Any) -> tuple[int, int]:
+    """A position token back from a checkpoint: None, or ``[xid, position]`` (list or tuple)."""
+    if after is None:
+        return 0, 0
+    if (
+        isinstance(after, list | tuple)
+        and len(after) == 2
+        and all(isinstance(part, int) and not isinstance(part, bool) and part >= 0 for part in after)
+    ):
+        return after[0], after[1]
+    raise ValueError(f"not a PostgreSQL store position: {after!r} (expected [xid, position], as read_all returns)")
+
+
+class PostgresBackend:
+    def __init__(
+        self,
+        url: str,
+        mapper: EventMapper,
+        *,
+        pool_size: int,
+        isolation_level: str | None = None,
+    ) -> None:
+        from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+        level = (isolation_level or "READ COMMITTED").upper().replace("_", " ")
+        if level not in ISOLATION_LEVELS:
+            raise ConfigurationError(
+                f"isolation_level must be one of {', '.join(ISOLATION_LEVELS)}, not {isolation_level!r}"
+            )
+        self.url = url
+        self.isolation_level = level
+        self._mapper = mapper
+        scheme, rest = url.split("://", 1)
+        if scheme.lower() not in ("postgresql", "postgres", "postgresql+asyncpg"):
+            raise ConfigurationError(f"not a PostgreSQL URL for asyncpg: {url!r}")
+        self._engine: AsyncEngine = create_async_engine(
+            f"postgresql+asyncpg://{rest}",
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            # Every statement the store runs on the driver connection is its own transaction, at
+            # this level (so a serializable store needs no BEGIN/COMMIT round trips).
+            connect_args={
+                "server_settings": {
+                    "application_name": "eventsourcing",
+                    "default_transaction_isolation": level.lower(),
+                }
+            },
+        )
+        self._open = False
+
+    async def open(self) -> None:
+        if self._open:
+            return
+        try:
+            async with self._engine.begin() as conn:
+                version = conn.dialect.server_version_info or (0,)
+                if version < (13,):
+                    raise ConfigurationError(
+                        f"the PostgreSQL event store needs PostgreSQL 13 or newer (xid8), found {version}"
+                    )
+                await conn.execute(text(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})"))
+                await conn.run_sync(metadata.create_all)
+        except SQLAlchemyError as err:
+            raise _translate(_driver_error(err), f"cannot open the PostgreSQL store {self._where()}") from err
+        except OSError as err:
+            raise _translate(err, f"cannot open the PostgreSQL store {self._where()}") from err
+        self._open = True
+
+    async def close(self) -> None:
+        self._open = False
+        await self._engine.dispose()
+
+    # -- operations ---------------------------------------------------------------------------
+
+    async def append(
+        self, stream_id: str, events: Sequence[NewEvent], expected: Expected, stream_type: str
+    ) -> AppendResult:
+        if not events:
+            return await self._read(_append_nothing, stream_id, expected)
+        encode, encode_metadata = self._mapper.encode, self._mapper.encode_metadata
+        ids = [e.event_id for e in events]
+        columns = (
+            ids,
+            [e.event.event_type for e in events],
+            [e.event.schema_version for e in events],
+            [utc_timestamp(e.timestamp) for e in events],
+            [encode_metadata(e.metadata) for e in events],
+            [encode(e.event) for e in events],
+        )
+        try:
+            actual, position, reused = await self._call(append_rows, stream_id, stream_type, expected, columns)
+        except asyncpg.TransactionRollbackError as err:  # serialization failure or deadlock: retryable
+            raise ConcurrencyError(stream_id, expected, None, f"{err.__class__.__name__}: retry") from err
+        except asyncpg.UniqueViolationError as err:
+            # A concurrent writer took the version (or stored these very ids) first.
+            refs = await self._read(_refs, ids)
+            retry = resolve_retry(stream_id, ids, refs)
+            if retry is not None:
+                return retry
+            actual = await self.stream_version(stream_id)
+            raise ConcurrencyError(stream_id, expected, actual, "another writer appended concurrently") from err
+        if position is not None:
+            return AppendResult(stream_id, actual + len(events), position)
+        if reused:
+            retry = resolve_retry(stream_id, ids, await self._read(_refs, ids))
+            if retry is not None:
+                return retry
+        raise conflict(stream_id, expected, actual)
+
+    async def read(
+        self, stream_id: str, from_version: int, to_version: int | None, as_of: dt.datetime | None
+    ) -> list[RecordedEvent[DomainEvent]]:
+        upto = _MAX_VERSION if to_version is None else min(to_version, _MAX_VERSION)
+        if as_of is None:
+            rows = await self._read(_fetch, _READ, stream_id, from_version, upto)
+        else:
+            rows = await self._read(_fetch, _READ_AS_OF, stream_id, from_version, upto, as_of)
+        return self._decode(rows)
+
+    async def read_all(
+        self, after: Any, limit: int, stream_types: Sequence[str] | None
+    ) -> list[RecordedEvent[DomainEvent]]:
+        xid, position = parse_position(after)
+        if stream_types is None:
+            rows = await self._read(_fetch, _READ_ALL, xid, position, limit)
+        else:
+            rows = await self._read(_fetch, _READ_ALL_TYPES, xid, position, limit, list(stream_types))
+        return self._decode(rows)
+
+    async def get_event(self, event_id: UUID) -> RecordedEvent[DomainEvent] | None:
+        rows = await self._read(_fetch, _BY_ID, event_id)
+        return self._decode(rows)[0] if rows else None
+
+    async def stream_version(self, stream_id: str) -> int:
+        return int(await self._read(_fetchval, _VERSION, stream_id))
+
+    def _decode(self, rows: list[Any]) -> list[RecordedEvent[DomainEvent]]:
+        mapper = self._mapper
+        return [decode_row(mapper, row) for row in rows]
+
+    # -- execution ----------------------------------------------------------------------------
+
+    async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run one operation on a pooled driver connection. Conflicts (unique violations, serialization
+        failures, deadlocks) propagate as asyncpg raised them, for the caller to resolve; every other
+        driver error is translated."""
+        if not self._open:
+            raise StoreError("the PostgreSQL store is not open: use `async with store:` or `await store.open()`")
+        try:
+            async with self._engine.connect() as conn:
+                raw = await conn.get_raw_connection()
+                try:
+                    return await fn(raw.driver_connection, *args)
+                except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError) as err:
+                    # The connection is broken, and after a server restart so are its pooled siblings:
+                    # drop this one and start a new pool (checked-out connections finish normally).
+                    await conn.invalidate(err)
+                    await self._engine.dispose(close=False)
+                    raise
+        except (asyncpg.UniqueViolationError, asyncpg.TransactionRollbackError):
+            raise
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as err:
+            raise _translate(err, f"PostgreSQL store {self._where()}") from err
+        except SQLAlchemyError as err:  # checking a connection out of the pool
+            raise _translate(_driver_error(err), f"PostgreSQL store {self._where()}") from err
+
+    async def _read(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """A read: under SERIALIZABLE even a one-statement read can be chosen as a serialization
+        victim; reads have no effects, so run it again (a few times) rather than bother the caller."""
+        for attempt in range(1, _READ_ATTEMPTS + 1):
+            try:
+                return await self._call(fn, *args)
+            except asyncpg.TransactionRollbackError as err:
+                if attempt == _READ_ATTEMPTS:
+                    raise _translate(err, f"PostgreSQL store {self._where()}") from err
+            except asyncpg.UniqueViolationError as err:  # pragma: no cover - reads insert nothing
+                raise _translate(err, f"PostgreSQL store {self._where()}") from err
+        raise AssertionError("unreachable")
+
+    def _where(self) -> str:
+        return self._engine.url.render_as_string(hide_password=True).replace("postgresql+asyncpg://", "postgresql://")
+
+
+# -- the operations, each one function over an asyncpg connection ---------------------------------
+
+
+async def _fetch(connection: asyncpg.Connection, sql: str, *args: Any) -> list[Any]:
+    rows: list[Any] = await connection.fetch(sql, *args)
+    return rows
+
+
+async def _fetchval(connection: asyncpg.Connection, sql: str, *args: Any) -> Any:
+    return await connection.fetchval(sql, *args)
+
+
+async def _append_nothing(connection: asyncpg.Connection, stream_id: str, expected: Expected) -> AppendResult:
+    """An empty batch stores nothing but still checks the expectation."""
+    row = await connection.fetchrow(_HEAD, stream_id)
+    actual, position = (0, None) if row is None else (row[0], [row[1], row[2]])
+    if not admits(expected, actual):
+        raise conflict(stream_id, expected, actual)
+    return AppendResult(stream_id, actual, position)
+
+
+async def _refs(connection: asyncpg.Connection, ids: list[UUID]) -> list[StoredRef]:
+    rows = await connection.fetch(_REFS, ids)
+    return [StoredRef(e, s, v, [x, p]) for e, s, v, x, p in rows]
+
+
+def _driver_error(err: SQLAlchemyError) -> BaseException:
+    """The driver's own exception under SQLAlchemy's wrappers (or the wrapper if there is none)."""
+    if isinstance(err, DBAPIError) and err.orig is not None:
+        orig: BaseException = err.orig
+        cause = orig.__cause__ or orig.__context__
+        return cause if isinstance(cause, asyncpg.PostgresError | OSError) else orig
+    return err
+
+
+def _translate(err: BaseException, where: str) -> EventSourcingError:
+    """The one place where driver errors become the library's own (callers chain the original)."""
+    state = getattr(err, "sqlstate", None) or ""
+    message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if (
+        isinstance(err, OSError | asyncpg.PostgresConnectionError | asyncpg.exceptions.ConnectionDoesNotExistError)
+        or state.startswith(_UNAVAILABLE_CLASSES)
+        or state == "3D000"  # the database does not exist
+    ):
+        return StoreUnavailable(f"{where}: {message}")
+    return StoreError(f"{where}: {message} (SQLSTATE {state})" if state else f"{where}: {message}")
