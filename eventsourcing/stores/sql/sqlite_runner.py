@@ -81,6 +81,10 @@ class SQLiteRunner:
             self._pinned = await self._engine.connect()
             self._inline = await _sqlite3_connection(self._pinned)
         except SQLAlchemyError as err:
+            if self._pinned is not None:
+                await self._pinned.close()
+                self._pinned = None
+            await self._engine.dispose()
             raise StoreUnavailable(f"cannot open {self.what} {self.url}: {_reason(err)}") from err
         self._inline.execute("PRAGMA busy_timeout = 0")  # inline work never waits: it hands over
 
