@@ -25,7 +25,7 @@ from eventsourcing.errors import (
     UnknownEventType,
 )
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
-from eventsourcing.registry import events_registry, upcaster
+from eventsourcing.registry import aggregates_registry, events_registry, upcaster
 from eventsourcing.repository import Repository
 from eventsourcing.serialization import Codec, JSONCodec
 from eventsourcing.stores.base import ANY, EXISTS, NO_STREAM, AppendResult, EventStore, ExpectedVersion
@@ -68,6 +68,7 @@ __all__ = [
     "StoreUnavailable",
     "UnknownCommand",
     "UnknownEventType",
+    "aggregates_registry",
     "events_registry",
     "on",
     "open_store",

@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 from eventsourcing import clock, context
 from eventsourcing.errors import ReadOnlyAggregate
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
-from eventsourcing.registry import default_type_name
+from eventsourcing.registry import aggregates_registry, default_type_name
 
 F = TypeVar("F", bound=Callable[..., Any])
 A = TypeVar("A", bound="Aggregate")
@@ -77,6 +77,7 @@ class Aggregate:
                     handlers[event_type] = attr
         cls.__handlers__ = handlers
         cls.__state_fields__ = tuple(_state_fields(cls))
+        aggregates_registry.register(cls)
 
     def __init__(self, id: str | None = None) -> None:
         self._id = str(uuid4()) if id is None else id

@@ -99,6 +99,37 @@ events_registry = EventRegistry()
 """The process-wide registry every `DomainEvent` subclass registers itself in when declared."""
 
 
+class AggregateRegistry:
+    """Aggregate type name → class, so tools (the CLI) can resolve the type named on a stream."""
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, type] = {}
+
+    def register(self, cls: type) -> None:
+        name: str = cls.type_name  # type: ignore[attr-defined]
+        existing = self._by_name.get(name)
+        if existing is not None and existing is not cls and not _same_origin(existing, cls):
+            raise ConfigurationError(
+                f"aggregate type name {name!r} is declared twice: by {_where(existing)} and by {_where(cls)}; "
+                "give one of them another name (class attribute `type_name`)"
+            )
+        self._by_name[name] = cls
+
+    def resolve(self, name: str) -> type:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            known = ", ".join(sorted(self._by_name)) or "none"
+            raise ConfigurationError(f"unknown aggregate type {name!r} (known: {known})") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+
+aggregates_registry = AggregateRegistry()
+"""The process-wide registry every `Aggregate` subclass registers itself in when declared."""
+
+
 def upcaster(cls: type[DomainEvent], *, from_version: int) -> Callable[[Upcaster], Upcaster]:
     """Declare how a stored payload of ``cls`` at ``from_version`` becomes ``from_version + 1``.
 
