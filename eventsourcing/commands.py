@@ -8,6 +8,7 @@ retried command never emits twice — including when two deliveries race.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -16,7 +17,7 @@ from uuid import UUID, uuid4
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from eventsourcing import context
-from eventsourcing.errors import ConfigurationError, InvalidCommand, UnknownCommand
+from eventsourcing.errors import CommandError, ConfigurationError, DuplicateEventId, InvalidCommand, UnknownCommand
 from eventsourcing.registry import default_type_name
 from eventsourcing.stores.base import EventStore
 
@@ -76,15 +77,43 @@ class CommandBus:
     def command_types(self) -> Mapping[str, type[Command]]:
         return dict(self._by_name)
 
-    async def dispatch(self, command: Command) -> CommandResult:
+    async def dispatch(self, command: Command, **metadata: Any) -> CommandResult:
+        """Run the command's handler once per ``command_id``; ``metadata`` is stored with its events.
+
+        A command whose first event is already stored is a duplicate: the handler does not run.
+        Reusing a ``command_id`` for a different payload is refused with `CommandError`.
+        """
         handler = self._handlers.get(type(command))
         if handler is None:
             raise UnknownCommand(f"no handler registered for command {type(command).__name__}")
-        if await self.store.get_event(context.first_event_id(command.command_id)) is not None:
+        digest = _digest(command)
+        first_id = context.first_event_id(command.command_id)
+        if await self._already_ran(command, first_id, digest):
             return CommandResult(command.command_id, duplicate=True)
-        with context.command_context(command.command_id, correlation_id=command.correlation_id):
-            value = await handler(command)
+        try:
+            with context.command_context(
+                command.command_id, correlation_id=command.correlation_id, command_digest=digest, **metadata
+            ):
+                value = await handler(command)
+        except DuplicateEventId:
+            # A concurrent delivery of the same command stored its events first (e.g. one that
+            # creates an aggregate with a new id, so the versions did not collide).
+            if await self._already_ran(command, first_id, digest):
+                return CommandResult(command.command_id, duplicate=True)
+            raise
         return CommandResult(command.command_id, value=value)
+
+    async def _already_ran(self, command: Command, first_id: UUID, digest: str) -> bool:
+        recorded = await self.store.get_event(first_id)
+        if recorded is None:
+            return False
+        stored_digest = recorded.metadata.get("command_digest")
+        if stored_digest is not None and stored_digest != digest:
+            raise CommandError(
+                f"command id {command.command_id} was already used for a different {type(command).__name__} "
+                "payload; a retry must resend the same command, a new command needs a new id"
+            )
+        return True
 
     def parse(self, command_type: str, payload: Mapping[str, Any] | str | bytes) -> Command:
         """Validate an untrusted payload into a command; `InvalidCommand` lists what is wrong."""
@@ -100,5 +129,13 @@ class CommandBus:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(payload)'}: {e['msg']}" for e in err.errors())
             raise InvalidCommand(f"invalid {command_type}: {problems}", err.errors()) from err  # type: ignore[arg-type]
 
-    async def dispatch_raw(self, command_type: str, payload: Mapping[str, Any] | str | bytes) -> CommandResult:
-        return await self.dispatch(self.parse(command_type, payload))
+    async def dispatch_raw(
+        self, command_type: str, payload: Mapping[str, Any] | str | bytes, **metadata: Any
+    ) -> CommandResult:
+        return await self.dispatch(self.parse(command_type, payload), **metadata)
+
+
+def _digest(command: Command) -> str:
+    """What the command asks for (its type and fields, ids excluded), to detect a reused command id."""
+    body = command.model_dump_json(exclude={"command_id", "correlation_id"})
+    return hashlib.sha256(f"{command.command_type}:{body}".encode()).hexdigest()[:32]

@@ -39,7 +39,7 @@ class ConcurrencyError(EventSourcingError):
         self.stream_id = stream_id
         self.expected = expected
         self.actual = actual
-        message = f"stream {stream_id!r}: expected version {expected}, actual version {actual}"
+        message = f"stream {stream_id!r}: expected version {expected!r}, actual version {actual}"
         super().__init__(f"{message} ({detail})" if detail else message)
 
 

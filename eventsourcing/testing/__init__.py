@@ -4,6 +4,6 @@ Importing this package imports pytest; the library itself never does.
 """
 
 from eventsourcing.testing.contract import EventStoreContract
-from eventsourcing.testing.scenarios import AggregateScenario, CommandScenario
+from eventsourcing.testing.scenarios import AggregateScenario, CommandScenario, ScenarioFailed
 
-__all__ = ["AggregateScenario", "CommandScenario", "EventStoreContract"]
+__all__ = ["AggregateScenario", "CommandScenario", "EventStoreContract", "ScenarioFailed"]

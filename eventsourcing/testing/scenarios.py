@@ -160,9 +160,9 @@ async def _all_after(store: EventStore, after: Any) -> list[RecordedEvent[Domain
 def _compare(expected: Sequence[DomainEvent], actual: Sequence[DomainEvent]) -> None:
     if list(expected) != list(actual):
         lines = ["events differ:", "  expected:"]
-        lines += [f"    {type(e).__name__}({e!r})" for e in expected] or ["    (none)"]
+        lines += [f"    {e!r}" for e in expected] or ["    (none)"]
         lines += ["  actual:"]
-        lines += [f"    {type(e).__name__}({e!r})" for e in actual] or ["    (none)"]
+        lines += [f"    {e!r}" for e in actual] or ["    (none)"]
         raise ScenarioFailed("\n".join(lines))
 
 

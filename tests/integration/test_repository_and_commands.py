@@ -13,6 +13,8 @@ from freezegun import freeze_time
 
 from eventsourcing import (
     AggregateNotFound,
+    CommandBus,
+    CommandError,
     ConcurrencyError,
     EventStore,
     InvalidCommand,
@@ -239,6 +241,38 @@ async def test_command_ids_are_stable_across_conflict_retries(store: EventStore)
         await carts.update("cart-1", lambda c: c.add_item("sku-1", 1))
     mine = (await store.read("cart-1"))[-1]
     assert mine.event_id == context.first_event_id(add.command_id)
+
+
+async def test_racing_deliveries_of_a_creating_command_report_a_duplicate(store: EventStore) -> None:
+    bus = CommandBus(store)
+    carts = Repository(Cart, store)
+
+    @bus.handler(OpenCart)
+    async def open_with_new_id(command: OpenCart) -> str:
+        cart = Cart.open(command.customer_id)  # a random id: racing deliveries do not collide on versions
+        await carts.save(cart)
+        return cart.id
+
+    command = OpenCart(cart_id="ignored", customer_id="alice")
+    outcomes = await asyncio.gather(*(bus.dispatch(command) for _ in range(4)))
+    assert sum(not o.duplicate for o in outcomes) == 1
+    assert len([e async for e in _all(store)]) == 1
+
+
+async def _all(store: EventStore) -> AsyncIterator[object]:
+    for event in await store.read_all():
+        yield event
+
+
+async def test_a_reused_command_id_with_another_payload_is_refused(store: EventStore) -> None:
+    bus = cart_bus(store)
+    first = OpenCart(cart_id="cart-1", customer_id="alice")
+    await bus.dispatch(first, user_id="u-7")
+    assert (await store.read("cart-1"))[0].metadata["user_id"] == "u-7"
+    reused = OpenCart(command_id=first.command_id, cart_id="cart-2", customer_id="mallory")
+    with pytest.raises(CommandError, match="already used for a different OpenCart"):
+        await bus.dispatch(reused)
+    assert await store.read("cart-2") == []
 
 
 async def test_invalid_and_unknown_commands(store: EventStore) -> None:

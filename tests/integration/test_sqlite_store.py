@@ -123,7 +123,7 @@ async def test_operations_on_a_closed_store_fail_clearly(tmp_path: Path) -> None
 
 
 def test_in_memory_sqlite_and_unknown_urls_are_refused() -> None:
-    with pytest.raises(StoreUnavailable, match="memory://"):
+    with pytest.raises(ConfigurationError, match="memory://"):
         SQLEventStore("sqlite:///:memory:")
     with pytest.raises(ConfigurationError, match="mysql"):
         SQLEventStore("mysql://localhost/db")

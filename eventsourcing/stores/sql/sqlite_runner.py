@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from eventsourcing.errors import EventSourcingError, StoreError, StoreUnavailable
+from eventsourcing.errors import ConfigurationError, EventSourcingError, StoreError, StoreUnavailable
 
 T = TypeVar("T")
 
@@ -36,17 +36,18 @@ _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class SQLiteRunner:
-    """Runs synchronous sqlite3 functions for async callers: inline if they need not wait, else in a thread."""
+    """Runs synchronous sqlite3 functions for async callers: inline, waiting asynchronously for locks."""
 
     def __init__(self, url: str, *, busy_timeout: float = 10.0, pool_size: int = 5, what: str = "SQLite store") -> None:
         database = url.split("///", 1)[1] if "///" in url else ""
         if database in ("", ":memory:") or database.startswith("file::memory:"):
-            raise StoreUnavailable(
+            raise ConfigurationError(
                 "an in-memory SQLite database is private to one connection; use memory:// for an "
                 "in-memory store or a file path (sqlite:///events.db)"
             )
         self.url = url
         self.what = what
+        self._database = database.split("?", 1)[0]
         self._busy_timeout = busy_timeout
         self._busy_timeout_ms = int(busy_timeout * 1000)
         self._engine: AsyncEngine = create_async_engine(
@@ -54,7 +55,7 @@ class SQLiteRunner:
             pool_size=pool_size,
             max_overflow=pool_size,
             # Autocommit at the driver; every operation opens its own transaction explicitly.
-            # check_same_thread=False: the slow path runs a pooled connection in a worker thread.
+            # check_same_thread=False: aiosqlite opens the connection in its own thread, we use it on the loop.
             connect_args={"isolation_level": None, "check_same_thread": False, "timeout": busy_timeout},
         )
         event.listen(self._engine.sync_engine, "connect", self._on_connect)
@@ -75,6 +76,7 @@ class SQLiteRunner:
         """Connect and create ``metadata``'s tables if missing (idempotent)."""
         if self._inline is not None:
             return
+        self._preflight()
         try:
             async with self._engine.begin() as conn:
                 await conn.run_sync(metadata.create_all)
@@ -87,6 +89,18 @@ class SQLiteRunner:
             await self._engine.dispose()
             raise StoreUnavailable(f"cannot open {self.what} {self.url}: {_reason(err)}") from err
         self._inline.execute("PRAGMA busy_timeout = 0")  # inline work never waits: it hands over
+
+    def _preflight(self) -> None:
+        """Open the file once with the standard library: a missing directory or a file that is not a
+        database fails here as one clear error (aiosqlite would leave a worker thread behind)."""
+        try:
+            probe = sqlite3.connect(self._database, timeout=self._busy_timeout)
+            try:
+                probe.execute("PRAGMA schema_version").fetchone()
+            finally:
+                probe.close()
+        except sqlite3.Error as err:
+            raise StoreUnavailable(f"cannot open {self.what} {self.url}: {err}") from err
 
     async def close(self) -> None:
         if self._pinned is not None:
