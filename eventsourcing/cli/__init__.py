@@ -1,0 +1,28 @@
+"""The ``eventsourcing`` command line: replay aggregates, list events, manage snapshots, create schemas.
+
+A composition layer on top of the library. ``import eventsourcing`` never imports it, and importing
+this package loads nothing but the standard library: typer and rich (the ``cli`` extra) are loaded
+by `main`, and the ``snapshots`` package only by the commands that use snapshots.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI (the ``eventsourcing`` console script); exits the process with the command's code."""
+    try:
+        from eventsourcing.cli.app import run
+    except ImportError as err:  # the `cli` extra is not installed
+        import sys
+
+        print(
+            f"error: the eventsourcing CLI needs the `cli` extra ({err}): pip install 'async-eventsourcing[cli]'",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
+    run(argv)
+
+
+__all__ = ["main"]

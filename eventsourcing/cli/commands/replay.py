@@ -1,0 +1,167 @@
+"""``eventsourcing replay``: an aggregate's state now, after event N, or as it was at a moment."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from contextlib import AsyncExitStack
+from typing import Annotated, Any
+
+import typer
+
+from eventsourcing.cli.failures import UsageError
+from eventsourcing.cli.loading import load_apps, resolve_aggregate
+from eventsourcing.cli.options import AggregateType, AppModules, AsJSON, StoreURL, StreamID
+from eventsourcing.cli.progress import replay_progress
+from eventsourcing.cli.rendering import event_record, events_table, state_table, stdout, write_json
+from eventsourcing.cli.replaying import Replay, replay
+from eventsourcing.cli.stores import open_events, open_snapshots
+from eventsourcing.cli.timeparse import iso, parse_timestamp
+
+TABLE_EVENTS = 50
+
+
+def command(
+    aggregate_type: AggregateType,
+    stream_id: StreamID,
+    store: StoreURL,
+    app: AppModules,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            metavar="ISO8601",
+            help="Replay only the events with a timestamp at or before this moment: ISO 8601 with an offset "
+            "(2024-05-01T12:30:00+02:00 or ...Z); without an offset the time is UTC; a date alone is its "
+            "midnight UTC.",
+        ),
+    ] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", metavar="N", min=1, help="Replay up to and including event N.")
+    ] = None,
+    as_json: AsJSON = False,
+    snapshots: Annotated[
+        str | None,
+        typer.Option(
+            "--snapshots",
+            metavar="URL",
+            help="Start from the newest valid snapshot in this snapshot store (e.g. the --store URL), "
+            "then apply the later events.",
+        ),
+    ] = None,
+    events: Annotated[
+        str | None,
+        typer.Option(
+            "--events",
+            metavar="N|all",
+            help=f"How many of the events applied to list, the last ones (default: {TABLE_EVENTS} in the table, "
+            "all with --json; 0 for none).",
+        ),
+    ] = None,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Show a progress bar on stderr (default: when stderr is a terminal and more than 10,000 "
+            "events are replayed).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Print an aggregate's state, now or at any past point.
+
+    Rebuilds the aggregate from its events (from a snapshot with --snapshots) and prints its state
+    and the events applied. Without --at or --version: the latest state. Exit code 3 if the
+    aggregate type, the stream, the version, or any event at or before --at does not exist.
+    """
+    if at is not None and version is not None:
+        raise UsageError("pass either --at or --version, not both")
+    as_of = None if at is None else parse_timestamp(at, "--at")
+    keep = _events_to_keep(events, as_json)
+    load_apps(app)
+    aggregate_class = resolve_aggregate(aggregate_type)
+    result = asyncio.run(
+        _replay(
+            aggregate_class,
+            store,
+            stream_id,
+            version=version,
+            as_of=as_of,
+            snapshots=snapshots,
+            keep=keep,
+            progress=progress,
+        )
+    )
+    _print(result, aggregate_type, as_json)
+
+
+async def _replay(
+    aggregate_class: Any,
+    store: str,
+    stream_id: str,
+    *,
+    version: int | None,
+    as_of: dt.datetime | None,
+    snapshots: str | None,
+    keep: int | None,
+    progress: bool | None,
+) -> Replay:
+    async with AsyncExitStack() as stack:
+        events = await stack.enter_async_context(open_events(store))
+        snapshot_store = None if snapshots is None else await stack.enter_async_context(open_snapshots(snapshots))
+        return await replay(
+            aggregate_class,
+            events,
+            stream_id,
+            version=version,
+            as_of=as_of,
+            snapshots=snapshot_store,
+            keep=keep,
+            progress=replay_progress(progress, f"replaying {aggregate_class.type_name} {stream_id}"),
+        )
+    raise AssertionError("unreachable")  # pragma: no cover - AsyncExitStack does not swallow exceptions
+
+
+def _events_to_keep(text: str | None, as_json: bool) -> int | None:
+    if text is None:
+        return None if as_json else TABLE_EVENTS
+    if text == "all":
+        return None
+    if not text.isdigit():
+        raise UsageError(f"--events: expected a number or 'all', got {text!r}")
+    return int(text)
+
+
+def _print(result: Replay, type_name: str, as_json: bool) -> None:
+    aggregate = result.aggregate
+    if as_json:
+        write_json(
+            {
+                "type": type_name,
+                "id": aggregate.id,
+                "version": aggregate.version,
+                "as_of": None if result.as_of is None else iso(result.as_of),
+                "requested_version": result.requested_version,
+                "stream_version": result.stream_version,
+                "snapshot_version": result.snapshot_version,
+                "last_event_at": None if aggregate.last_event_at is None else iso(aggregate.last_event_at),
+                "state": aggregate.state(),
+                "events_applied": result.applied,
+                "events": [event_record(e) for e in result.events],
+            },
+            indent=2,
+        )
+        return
+    console = stdout()
+    when = f" as of {iso(result.as_of)}" if result.as_of is not None else ""
+    console.print(
+        f"{type_name} {aggregate.id!r}: version {aggregate.version} of {result.stream_version}{when}",
+        markup=False,
+    )
+    console.print(state_table("state", aggregate.state()))
+    source = f"after snapshot at version {result.snapshot_version}" if result.snapshot_version else "from the start"
+    shown = len(result.events)
+    if shown:
+        console.print(events_table(f"events applied ({result.applied}, {source})", result.events))
+    if shown < result.applied:
+        console.print(f"{result.applied - shown} earlier events applied, not listed (--events all lists them)")

@@ -1,0 +1,106 @@
+"""Rebuild one aggregate from its events, page by page, with progress for long streams.
+
+The same semantics as `Repository.get` (the newest valid snapshot at or before the target, then the
+later events; `AggregateNotFound` when nothing is left), but reading bounded pages through
+``store.read(from_version=..., to_version=...)`` so that a stream of millions of events neither
+loads into memory at once nor replays without a sign of life, and keeping the events it applied
+so that the CLI can show them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+
+from eventsourcing.aggregate import Aggregate
+from eventsourcing.errors import AggregateNotFound
+from eventsourcing.events import DomainEvent, RecordedEvent
+from eventsourcing.snapshotting import SnapshotStore, StateCodec
+from eventsourcing.stores.base import EventStore
+
+PAGE_SIZE = 5_000
+LONG_REPLAY = 10_000
+"""Replays of more events than this show a progress bar (when stderr is a terminal)."""
+
+Advance = Callable[[int], None]
+Progress = Callable[[int], AbstractContextManager[Advance]]
+"""Given the number of events to replay (an upper bound with ``as_of``), a context yielding ``advance(n)``."""
+
+
+@dataclass
+class Replay:
+    aggregate: Aggregate
+    applied: int
+    """How many events were applied (after the snapshot, if one was used)."""
+    events: deque[RecordedEvent[DomainEvent]]
+    """The last events applied (as many as were asked to be kept)."""
+    snapshot_version: int | None = None
+    as_of: dt.datetime | None = None
+    requested_version: int | None = None
+    stream_version: int = 0
+
+
+@contextmanager
+def no_progress(total: int) -> Iterator[Advance]:
+    yield lambda n: None
+
+
+async def replay(
+    aggregate_type: type[Aggregate],
+    store: EventStore,
+    stream_id: str,
+    *,
+    version: int | None = None,
+    as_of: dt.datetime | None = None,
+    snapshots: SnapshotStore | None = None,
+    keep: int | None = None,
+    progress: Progress = no_progress,
+    page_size: int = PAGE_SIZE,
+) -> Replay:
+    """The aggregate after event ``version``, as of ``as_of``, or now; keeps the last ``keep`` events applied."""
+    name = aggregate_type.type_name
+    aggregate: Aggregate | None = None
+    snapshot_version = 0
+    if snapshots is not None:
+        codec = StateCodec.of(aggregate_type)
+        snapshot = await snapshots.latest(stream_id, fingerprint=codec.fingerprint, max_version=version, as_of=as_of)
+        if snapshot is not None:
+            aggregate, snapshot_version = codec.restore(snapshot), snapshot.version
+    current = await store.stream_version(stream_id)
+    target = current if version is None else min(version, current)
+    historic = version is not None or as_of is not None
+    kept: deque[RecordedEvent[DomainEvent]] = deque(maxlen=keep)
+    applied = 0
+    next_version = snapshot_version + 1
+    with progress(max(0, target - snapshot_version)) as advance:
+        while next_version <= target:
+            last = min(next_version + page_size - 1, target)
+            page = await store.read(stream_id, from_version=next_version, to_version=last, as_of=as_of)
+            if page:
+                aggregate = aggregate_type._rebuild(stream_id, page, start=aggregate, read_only=historic)
+                applied += len(page)
+                kept.extend(page)
+                advance(len(page))
+            if len(page) < last - next_version + 1:
+                break  # as_of cut the stream here (timestamps never decrease within a stream)
+            next_version = last + 1
+    reached = aggregate.version if aggregate is not None else 0
+    if aggregate is None or reached == 0:
+        when = f" at or before {as_of.isoformat()}" if as_of is not None else ""
+        raise AggregateNotFound(f"{name} {stream_id!r} has no events{when}")
+    if version is not None and reached < version:
+        raise AggregateNotFound(f"{name} {stream_id!r} has {current} events; version {version} does not exist")
+    if historic:
+        aggregate._read_only = True
+    return Replay(
+        aggregate=aggregate,
+        applied=applied,
+        events=kept,
+        snapshot_version=snapshot_version or None,
+        as_of=as_of,
+        requested_version=version,
+        stream_version=current,
+    )

@@ -1,0 +1,113 @@
+"""Opening the stores named by ``--store`` and ``--snapshots`` URLs, with failures the user can act on.
+
+Read-only commands never create a SQLite file by accident: a missing file is "store unavailable"
+(``eventsourcing init`` creates it). The ``snapshots`` package is imported only by `open_snapshots`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ConfigDict
+
+from eventsourcing.cli.failures import Unavailable, UsageError
+from eventsourcing.errors import UnknownEventType
+from eventsourcing.events import DomainEvent
+from eventsourcing.registry import EventRegistry, events_registry
+from eventsourcing.stores.base import EventStore
+from eventsourcing.stores.factory import open_store
+
+if TYPE_CHECKING:
+    from eventsourcing.snapshotting import SnapshotStore
+
+SCHEMES = ("memory", "sqlite", "postgresql", "postgres")
+URL_HELP = "memory://, sqlite:///path.db (relative) or sqlite:////abs/path.db, postgresql://user@host:port/db"
+
+
+def scheme_of(url: str) -> str:
+    scheme = url.split("://", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
+    if scheme not in SCHEMES:
+        raise UsageError(f"{url!r} is not a store URL: use {URL_HELP}")
+    return scheme
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a ``sqlite:///...`` URL (None for other schemes)."""
+    if scheme_of(url) != "sqlite":
+        return None
+    rest = url.split("://", 1)[1]
+    if not rest.startswith("/") or not rest[1:].split("?", 1)[0] or rest[1:].startswith(":memory:"):
+        raise UsageError(f"{url!r}: a SQLite store URL names a file: sqlite:///events.db or sqlite:////abs/events.db")
+    return Path(rest[1:].split("?", 1)[0])
+
+
+def check_url(url: str, *, must_exist: bool) -> None:
+    """Refuse malformed URLs, and (for commands that only read) SQLite files that do not exist."""
+    path = sqlite_path(url)
+    if must_exist and path is not None and not path.is_file():
+        raise Unavailable(f"no SQLite database at {path} (create it with `eventsourcing init --store {url}`)")
+
+
+@asynccontextmanager
+async def open_events(url: str, *, must_exist: bool = True, lenient: bool = False) -> AsyncIterator[EventStore]:
+    """The event store at ``url``, opened. ``lenient``: events of unknown types read as `UndecodedEvent`."""
+    check_url(url, must_exist=must_exist)
+    options: dict[str, Any] = {"registry": LenientRegistry()} if lenient else {}
+    async with open_store(url, **options) as store:
+        yield store
+
+
+@asynccontextmanager
+async def open_snapshots(url: str, *, must_exist: bool = True) -> AsyncIterator[SnapshotStore]:
+    check_url(url, must_exist=must_exist)
+    if scheme_of(url) == "memory":
+        from snapshots import MemorySnapshotStore
+
+        yield MemorySnapshotStore()
+        return
+    from snapshots import SQLSnapshotStore
+
+    async with SQLSnapshotStore(url) as store:
+        yield store
+
+
+class UndecodedEvent(DomainEvent):
+    """Stands in for an event whose type no declared class answers to: its payload's fields, unvalidated."""
+
+    event_type = "eventsourcing.cli.undecoded"
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
+class LenientRegistry(EventRegistry):
+    """The process's event registry, except that unknown type names resolve to `UndecodedEvent`.
+
+    Lets ``eventsourcing events`` list a log written by code this process has not imported. The store
+    has no raw-read API, so this is done through the registry it already accepts.
+    """
+
+    def __init__(self, inner: EventRegistry = events_registry) -> None:
+        super().__init__()
+        self._inner = inner
+
+    def register(self, cls: type[DomainEvent]) -> None:
+        self._inner.register(cls)
+
+    def resolve(self, name: str) -> type[DomainEvent]:
+        try:
+            return self._inner.resolve(name)
+        except UnknownEventType:
+            return UndecodedEvent
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._inner
+
+    def names(self) -> list[str]:
+        return self._inner.names()
+
+    def upcast(self, cls: type[DomainEvent], stored_version: int, data: dict[str, Any]) -> dict[str, Any]:
+        if cls is UndecodedEvent:
+            return data
+        return self._inner.upcast(cls, stored_version, data)
