@@ -347,17 +347,26 @@ class PostgresBackend:
         try:
             async with self._engine.connect() as conn:
                 raw = await conn.get_raw_connection()
+                driver: asyncpg.Connection = raw.driver_connection
                 try:
-                    return await fn(raw.driver_connection, *args)
-                except (asyncpg.InterfaceError, asyncpg.PostgresConnectionError, OSError) as err:
-                    # The connection is broken, and after a server restart so are its pooled siblings:
-                    # drop this one and start a new pool (checked-out connections finish normally).
-                    await conn.invalidate(err)
-                    await self._engine.dispose(close=False)
+                    return await fn(driver, *args)
+                except Exception as err:
+                    if _lost(driver, err):
+                        # The server went away (or restarted), so the pooled siblings of this connection
+                        # are as dead as it is: drop it and start a new pool (checked-out connections
+                        # finish normally). The next operation connects afresh.
+                        await conn.invalidate(err)
+                        await self._engine.dispose(close=False)
+                    raise
+                except BaseException:
+                    # Cancelled mid-statement: the protocol may be half-way through a message
+                    # exchange, so this connection must not serve anyone again.
+                    driver.terminate()
+                    await conn.invalidate()
                     raise
         except (asyncpg.UniqueViolationError, asyncpg.TransactionRollbackError):
             raise
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as err:
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as err:
             raise _translate(err, f"PostgreSQL store {self._where()}") from err
         except SQLAlchemyError as err:  # checking a connection out of the pool
             raise _translate(_driver_error(err), f"PostgreSQL store {self._where()}") from err
@@ -405,6 +414,16 @@ async def _refs(connection: asyncpg.Connection, ids: list[UUID]) -> list[StoredR
     return [StoredRef(e, s, v, [x, p]) for e, s, v, x, p in rows]
 
 
+def _lost(connection: asyncpg.Connection, err: Exception) -> bool:
+    """Whether an error left the connection unusable (as opposed to failing one statement)."""
+    state = getattr(err, "sqlstate", None) or ""
+    return (
+        connection.is_closed()
+        or isinstance(err, asyncpg.InterfaceError | asyncpg.InternalClientError | OSError)
+        or state.startswith(("08", "57P"))
+    )
+
+
 def _driver_error(err: SQLAlchemyError) -> BaseException:
     """The driver's own exception under SQLAlchemy's wrappers (or the wrapper if there is none)."""
     if isinstance(err, DBAPIError) and err.orig is not None:
@@ -419,7 +438,7 @@ def _translate(err: BaseException, where: str) -> EventSourcingError:
     state = getattr(err, "sqlstate", None) or ""
     message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     if (
-        isinstance(err, OSError | asyncpg.PostgresConnectionError | asyncpg.exceptions.ConnectionDoesNotExistError)
+        isinstance(err, OSError | asyncpg.PostgresConnectionError | asyncpg.InternalClientError)
         or state.startswith(_UNAVAILABLE_CLASSES)
         or state == "3D000"  # the database does not exist
     ):
