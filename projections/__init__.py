@@ -1,0 +1,33 @@
+"""Projections (CQRS): projectors keep query views from the global event log, exactly once.
+
+A `Projector` declares SQL tables and ``@on(Event)`` handlers; a `ProjectionRunner` follows an
+event store's log and commits each batch's view change with the projector's checkpoint in one
+transaction of the view database (a `CheckpointStore`), by compare-and-set on the checkpoint.
+See docs/projections.md.
+"""
+
+from eventsourcing import on
+from projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
+from projections.errors import CheckpointConflict, PoisonEvent, ProjectionError
+from projections.memory import MemoryCheckpointStore
+from projections.projector import Projector
+from projections.runner import ProjectionRunner
+from projections.sql import SQLCheckpointStore
+from projections.status import ProjectionStatus
+from projections.view import View
+
+__all__ = [
+    "Checkpoint",
+    "CheckpointConflict",
+    "CheckpointStore",
+    "DeadLetter",
+    "MemoryCheckpointStore",
+    "PoisonEvent",
+    "ProjectionError",
+    "ProjectionRunner",
+    "ProjectionStatus",
+    "Projector",
+    "SQLCheckpointStore",
+    "View",
+    "on",
+]

@@ -1,0 +1,78 @@
+"""`Projector`: declares a query view (SQL tables) and the `@on(Event)` handlers that maintain it.
+
+::
+
+    counters = Table("counters", MetaData(), Column("id", Text, primary_key=True), Column("n", Integer))
+
+    class Counters(Projector):
+        name = "counters"
+        tables = (counters,)
+
+        @on(Account.Deposited)
+        def deposited(self, event: RecordedEvent[Account.Deposited], view: View) -> None:
+            view.add("counters", event.stream_id, n=1)
+
+Handlers are synchronous and record their writes on the batch's `View` (see `projections.view`).
+A handler that must read the view in the middle of a batch is declared ``async def`` and awaits
+``view.fetch(...)``; such projectors take a slower path (a transaction is opened before the
+handlers run), so keep handlers synchronous where you can.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from sqlalchemy import Table
+
+from eventsourcing import DomainEvent, on
+
+__all__ = ["Projector", "on"]
+
+Handler = Callable[..., Any]
+
+
+class Projector:
+    """Base class for projectors. Subclass it, declare ``tables`` and ``@on`` handlers.
+
+    Class attributes:
+
+    - ``name``: the checkpoint's key; keep it stable (default: the class's qualified name).
+    - ``tables``: the SQLAlchemy `Table`s of the view (created if missing; dropped by a rebuild).
+      Refer to them in SQL as ``{table_name}``.
+    - ``stream_types``: read only streams of these aggregate types (None: the whole log).
+    - ``dead_letters``: when a handler raises, record the event in the dead-letter table and skip
+      it, instead of stopping the projector (the default) at the last good checkpoint.
+    """
+
+    name: ClassVar[str] = ""
+    tables: ClassVar[Sequence[Table]] = ()
+    stream_types: ClassVar[Sequence[str] | None] = None
+    dead_letters: ClassVar[bool] = False
+
+    __handlers__: ClassVar[dict[type[DomainEvent], Handler]] = {}
+    __async__: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__qualname__
+        handlers: dict[type[DomainEvent], Handler] = {}
+        for klass in reversed(cls.__mro__):
+            for attr in vars(klass).values():
+                for event_type in getattr(attr, "__on_events__", ()):
+                    handlers[event_type] = attr
+        cls.__handlers__ = handlers
+        cls.__async__ = any(inspect.iscoroutinefunction(fn) for fn in handlers.values())
+
+    def handlers(self) -> dict[type[DomainEvent], Handler]:
+        """Event class -> this instance's bound handler."""
+        return {event_type: fn.__get__(self) for event_type, fn in self.__handlers__.items()}
+
+    @property
+    def has_async_handlers(self) -> bool:
+        return self.__async__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"

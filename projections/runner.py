@@ -1,0 +1,421 @@
+"""`ProjectionRunner`: follows the global log and keeps projectors' views, exactly once.
+
+For each projector, in a loop: read the next page of the log after its checkpoint, run the
+handlers over the page (they record writes on a `View`), then commit the writes and the new
+checkpoint in one transaction of the view database, by compare-and-set on the checkpoint read.
+A crash anywhere loses the uncommitted batch and nothing else; a second runner of the same
+projector loses the compare-and-set, rolls back and re-reads. The page *is* the batch: one
+read, one transaction per ``batch_size`` events.
+
+A handler that raises stops its projector at the last good checkpoint (the events before the
+failing one are committed) with a `PoisonEvent` naming the event — or, for projectors with
+``dead_letters = True``, the event is recorded in the dead-letter table, in the transaction that
+moves the checkpoint past it, and the projector goes on. Errors of the database itself (a
+constraint violated by the batch's writes, say) are never dead-lettered: the batch rolls back and
+the projector stops with the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import inspect
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Table
+
+from eventsourcing import AppendResult, DomainEvent, EventStore, RecordedEvent, StoreError, clock
+from eventsourcing.clock import require_aware
+from projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
+from projections.errors import CheckpointConflict, PoisonEvent, ProjectionError
+from projections.positions import covers
+from projections.projector import Handler, Projector
+from projections.status import ProjectionStatus
+from projections.view import View, ViewTables, table_copies
+
+Events = list[RecordedEvent[DomainEvent]]
+
+
+class _Projection:
+    """One projector as this runner runs it (its checkpoint name, tables, state)."""
+
+    def __init__(
+        self, projector: Projector, store: CheckpointStore, *, suffix: str = "", as_of: dt.datetime | None = None
+    ) -> None:
+        self.projector = projector
+        self.name = f"{projector.name}{suffix}"
+        self.handlers: dict[type[DomainEvent], Handler] = projector.handlers()
+        self.is_async = projector.has_async_handlers
+        self.table_objects: list[Table] = table_copies(projector.tables, suffix)
+        self.tables = ViewTables.of(projector.tables, store.dialect, suffix)
+        self.as_of = as_of
+        self.checkpoint = Checkpoint(self.name)
+        self.at_end = False
+        self.state = "idle"
+        self.error: BaseException | None = None
+        self.conflicts = 0
+        self.wakeup = asyncio.Event()
+
+
+class ProjectionRunner:
+    """Runs projectors over an event store, keeping their views in a `CheckpointStore`'s database.
+
+    ``views`` is a checkpoint store or a URL for one (``sqlite:///views.db``, ``postgresql://...``,
+    ``memory://``); a store given as a URL is opened and closed by the runner. Use the runner as
+    an async context manager: entering it creates the projectors' tables and loads checkpoints.
+    """
+
+    def __init__(
+        self,
+        store: EventStore,
+        views: CheckpointStore | str,
+        projectors: Sequence[Projector],
+        *,
+        batch_size: int = 1000,
+        poll_interval: float = 0.005,
+        max_poll_interval: float = 0.25,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        names = [p.name for p in projectors]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two projectors share a name: {names}")
+        self.store = store
+        self._owns_views = isinstance(views, str)
+        self.views: CheckpointStore = _open_views(views) if isinstance(views, str) else views
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+        self._projections = {p.name: _Projection(p, self.views) for p in projectors}
+        self._progress = asyncio.Event()
+        self._following = False
+        self._stop = asyncio.Event()
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> ProjectionRunner:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        if self._owns_views:
+            await self.views.open()
+        for p in self._projections.values():
+            if p.table_objects:
+                await self.views.create_tables(p.table_objects)
+            p.checkpoint = await self.views.load(p.name)
+
+    async def close(self) -> None:
+        self.stop()
+        if self._owns_views:
+            await self.views.close()
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._projections)
+
+    # -- running ----------------------------------------------------------------------------------
+
+    async def catch_up(self, *names: str) -> int:
+        """Apply every event now in the log to each projector (or those named); return how many were read.
+
+        Raises the first `PoisonEvent` (or other error) after the other projectors have caught up.
+        """
+        selected = self._select(names)
+        results = await asyncio.gather(*(self._catch_up(p) for p in selected), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return sum(r for r in results if isinstance(r, int))
+
+    async def run(self) -> None:
+        """Catch up, then follow the log live (short polls with backoff; `wake` hurries them) until `stop`.
+
+        A projector stopped by an error stays stopped (see `status`) while the others go on; when
+        every projector has stopped with an error, the first error is raised.
+        """
+        self._stop.clear()
+        self._following = True
+        try:
+            await asyncio.gather(*(self._follow(p) for p in self._projections.values()))
+        finally:
+            self._following = False
+        errors = [p.error for p in self._projections.values() if p.error is not None]
+        if errors and len(errors) == len(self._projections) and not self._stop.is_set():
+            raise errors[0]
+
+    def stop(self) -> None:
+        """Ask `run` to return after the batches in progress."""
+        self._stop.set()
+        self.wake()
+
+    def wake(self) -> None:
+        """Poll now (for example right after an append in this process)."""
+        for p in self._projections.values():
+            p.wakeup.set()
+
+    async def wait_until_caught_up(
+        self,
+        position: AppendResult | Any,
+        timeout: float = 10.0,  # noqa: ASYNC109 - part of the call's contract, as in asyncio.wait_for
+        *names: str,
+    ) -> None:
+        """Return once every projector (or those named) has applied the events up to ``position``
+        (a position token or an `AppendResult`), for read-your-writes. Raises `TimeoutError`, or
+        the projector's error if it has stopped.
+
+        While `run` is active this waits for it; otherwise it catches up by itself.
+        """
+        target = position.position if isinstance(position, AppendResult) else position
+        selected = self._select(names)
+        deadline = time.monotonic() + timeout
+        while True:
+            for p in selected:
+                if p.error is not None:
+                    raise ProjectionError(f"projection {p.name!r} has stopped: {p.error}") from p.error
+            if all(covers(self.store, p.checkpoint.position, target) for p in selected):
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                behind = [p.name for p in selected if not covers(self.store, p.checkpoint.position, target)]
+                raise TimeoutError(f"projections {behind} did not reach position {target!r} within {timeout}s")
+            if self._following:
+                progress = self._progress
+                self.wake()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(progress.wait(), min(remaining, self.max_poll_interval))
+            else:
+                await asyncio.wait_for(self.catch_up(*(p.name for p in selected)), remaining)
+                if not all(covers(self.store, p.checkpoint.position, target) for p in selected):
+                    await asyncio.sleep(min(self.poll_interval, max(remaining, 0)))
+
+    # -- operations ---------------------------------------------------------------------------------
+
+    async def rebuild(self, name: str) -> int:
+        """Reset the projector (drop and re-create its tables, checkpoint back to the start, dead
+        letters forgotten) in one transaction, then replay the whole log into it."""
+        p = self._select((name,))[0]
+        p.checkpoint = await self.views.reset(p.name, drop=p.table_objects, create=p.table_objects)
+        p.error, p.state = None, "idle"
+        return await self._catch_up(p)
+
+    async def rebuild_as_of(self, name: str, as_of: dt.datetime, *, suffix: str | None = None) -> dict[str, str]:
+        """Build the view as it stood at ``as_of`` into tables named with ``suffix`` (default
+        ``_asof_YYYYMMDD_HHMMSS``): the whole log is read and only events with timestamp <= as_of are
+        applied. Returns table name -> the as-of table's name. The live view is not touched.
+
+        It has its own checkpoint (the projector's name + suffix), so an interrupted build can be
+        started again; it always starts from scratch.
+        """
+        as_of = require_aware(as_of, "as_of").astimezone(dt.UTC)
+        suffix = suffix if suffix is not None else as_of.strftime("_asof_%Y%m%d_%H%M%S")
+        if not suffix.replace("_", "").isalnum():
+            raise ValueError(f"suffix {suffix!r}: use letters, digits and underscores")
+        base = self._select((name,))[0]
+        p = _Projection(base.projector, self.views, suffix=suffix, as_of=as_of)
+        p.checkpoint = await self.views.reset(p.name, drop=p.table_objects, create=p.table_objects)
+        await self._catch_up(p)
+        return dict(p.tables.names)
+
+    async def status(self, *names: str, max_scan: int = 100_000) -> list[ProjectionStatus]:
+        """Checkpoint, head and lag of each projector (or those named), read from the databases now."""
+        out = []
+        for p in self._select(names):
+            checkpoint = await self.views.load(p.name)
+            head, count, oldest, exact = checkpoint.position, 0, None, True
+            while True:
+                page = await self.store.read_all(
+                    after=head, limit=min(1000, max_scan - count) or 1, stream_types=p.projector.stream_types
+                )
+                if not page:
+                    break
+                if oldest is None:
+                    oldest = page[0].timestamp
+                count += len(page)
+                head = page[-1].position
+                if count >= max_scan:
+                    exact = False
+                    break
+            lag_seconds = 0.0 if oldest is None else max(0.0, (clock.now() - oldest).total_seconds())
+            dead = len(await self.views.dead_letters(p.name))
+            out.append(
+                ProjectionStatus(
+                    name=p.name,
+                    checkpoint=checkpoint.position,
+                    head=head,
+                    lag_events=count,
+                    lag_exact=exact,
+                    lag_seconds=lag_seconds,
+                    updated_at=checkpoint.updated_at,
+                    state=p.state,
+                    error=None if p.error is None else str(p.error),
+                    dead_letters=dead,
+                )
+            )
+        return out
+
+    async def dead_letters(self, name: str) -> list[DeadLetter]:
+        return await self.views.dead_letters(self._select((name,))[0].name)
+
+    # -- the loop -------------------------------------------------------------------------------------
+
+    def _select(self, names: Sequence[str]) -> list[_Projection]:
+        if not names:
+            return list(self._projections.values())
+        unknown = [n for n in names if n not in self._projections]
+        if unknown:
+            raise ProjectionError(f"no projector named {', '.join(map(repr, unknown))} (known: {self.names})")
+        return [self._projections[n] for n in names]
+
+    async def _catch_up(self, p: _Projection) -> int:
+        total = 0
+        p.at_end = False
+        while not p.at_end:
+            total += await self._step(p)
+        return total
+
+    async def _follow(self, p: _Projection) -> None:
+        if p.error is not None:
+            return
+        delay = self.poll_interval
+        while not self._stop.is_set():
+            try:
+                await self._step(p)
+            except Exception as err:
+                p.error = err
+                p.state = "stopped" if isinstance(err, PoisonEvent) else "failed"
+                self._signal_progress()
+                return
+            if not p.at_end:
+                delay = self.poll_interval
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(p.wakeup.wait(), delay)
+            if p.wakeup.is_set():
+                p.wakeup.clear()
+                delay = self.poll_interval
+            else:
+                delay = min(delay * 2, self.max_poll_interval)
+
+    async def _step(self, p: _Projection) -> int:
+        """One page: read, apply, commit. Returns the number of events read."""
+        events = await self.store.read_all(
+            after=p.checkpoint.position, limit=self.batch_size, stream_types=p.projector.stream_types
+        )
+        if not events:
+            p.at_end = True
+            return 0
+        p.state = "running"
+        try:
+            await self._apply(p, events)
+        except CheckpointConflict:
+            # Another runner (or a rebuild) moved the checkpoint: our batch was rolled back whole.
+            p.conflicts += 1
+            p.checkpoint = await self.views.load(p.name)
+            p.at_end = False
+            return len(events)
+        except BaseException:
+            p.state = "idle"
+            raise
+        p.at_end = len(events) < self.batch_size
+        if p.at_end:
+            p.state = "idle"
+        self._signal_progress()
+        return len(events)
+
+    async def _apply(self, p: _Projection, events: Events) -> None:
+        n = len(events)
+        start, end = 0, n
+        poison: tuple[int, Exception] | None = None
+        while True:
+            if start < end:
+                view = View(p.tables, self.views, p.checkpoint)
+                try:
+                    failed = await self._handle(p, events, start, end, view)
+                except BaseException:
+                    await self.views.discard(view)
+                    raise
+                if failed is not None:
+                    await self.views.discard(view)
+                    poison = failed
+                    end = failed[0]  # commit the events before it, then deal with it
+                    continue
+                p.checkpoint = await self.views.commit(p.checkpoint, events[end - 1].position, view)
+            if end == n:
+                return
+            assert poison is not None
+            index, error = poison
+            bad = events[index]
+            reason = f"{type(error).__name__}: {error}"
+            if not p.projector.dead_letters:
+                raise PoisonEvent(
+                    p.name,
+                    stream_id=bad.stream_id,
+                    version=bad.version,
+                    event_type=bad.event_type,
+                    event_id=bad.event_id,
+                    position=bad.position,
+                    error=reason,
+                ) from error
+            letter = DeadLetter(p.name, bad.event_id, bad.stream_id, bad.version, bad.event_type, bad.position, reason)
+            p.checkpoint = await self.views.commit(p.checkpoint, bad.position, None, letter)
+            start, end, poison = index + 1, n, None
+            if start == n:
+                return
+
+    async def _handle(
+        self, p: _Projection, events: Events, start: int, end: int, view: View
+    ) -> tuple[int, Exception] | None:
+        """Run the handlers over events[start:end]; (index, error) of the first that raised, if one did."""
+        get = p.handlers.get
+        as_of = p.as_of
+        batch = events[start:end] if start or end != len(events) else events
+        event: RecordedEvent[DomainEvent] | None = None
+        try:
+            if p.is_async:
+                for event in batch:
+                    if as_of is not None and event.timestamp > as_of:
+                        continue
+                    handler = get(event.event.__class__)
+                    if handler is not None:
+                        result = handler(event, view)
+                        if inspect.isawaitable(result):
+                            await result
+            elif as_of is None:
+                for event in batch:
+                    handler = get(event.event.__class__)
+                    if handler is not None:
+                        handler(event, view)
+            else:
+                for event in batch:
+                    if event.timestamp <= as_of:
+                        handler = get(event.event.__class__)
+                        if handler is not None:
+                            handler(event, view)
+        except (CheckpointConflict, StoreError):
+            raise
+        except Exception as err:
+            assert event is not None
+            index = next(i for i, e in enumerate(batch) if e is event)
+            return start + index, err
+        return None
+
+    def _signal_progress(self) -> None:
+        progress, self._progress = self._progress, asyncio.Event()
+        progress.set()
+
+
+def _open_views(url: str) -> CheckpointStore:
+    if url.split(":", 1)[0].lower() == "memory":
+        from projections.memory import MemoryCheckpointStore
+
+        return MemoryCheckpointStore()
+    from projections.sql import SQLCheckpointStore
+
+    return SQLCheckpointStore(url)

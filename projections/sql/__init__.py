@@ -1,0 +1,102 @@
+"""`SQLCheckpointStore`: checkpoints, dead letters and view tables in a SQL database, chosen by URL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, Self
+
+from sqlalchemy import Table
+
+from eventsourcing import ConfigurationError
+from projections.checkpoints import Checkpoint, DeadLetter
+from projections.view import View
+
+__all__ = ["SQLCheckpointStore"]
+
+
+class _Backend(Protocol):
+    dialect: str
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def load(self, name: str) -> Checkpoint: ...
+    async def commit(
+        self, expected: Checkpoint, position: Any, view: View | None, dead_letter: DeadLetter | None
+    ) -> Checkpoint: ...
+    async def fetch_in_batch(self, view: View, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]: ...
+    async def discard(self, view: View) -> None: ...
+    async def reset(self, name: str, drop: Sequence[Table], create: Sequence[Table]) -> Checkpoint: ...
+    async def create_tables(self, tables: Sequence[Table]) -> None: ...
+    async def dead_letters(self, name: str) -> list[DeadLetter]: ...
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+
+class SQLCheckpointStore:
+    """Views and checkpoints on SQLite (``sqlite:///views.db``) or PostgreSQL (``postgresql://...``).
+
+    The database may be the event store's own or another one: a batch's view change and checkpoint
+    share a transaction of *this* database, which is all exactly-once needs.
+    """
+
+    def __init__(self, url: str, *, busy_timeout: float = 10.0, pool_size: int = 5) -> None:
+        self.url = url
+        scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+        if scheme == "sqlite":
+            from projections.sql.sqlite import SQLiteCheckpointBackend
+
+            self._backend: _Backend = SQLiteCheckpointBackend(url, busy_timeout=busy_timeout)
+        elif scheme in ("postgresql", "postgres"):
+            from projections.sql.postgres import PostgresCheckpointBackend
+
+            self._backend = PostgresCheckpointBackend(url, pool_size=pool_size)
+        else:
+            raise ConfigurationError(
+                f"SQLCheckpointStore does not support {scheme!r} URLs (use sqlite:///views.db or postgresql://...)"
+            )
+        self.dialect: str | None = self._backend.dialect
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        await self._backend.open()
+
+    async def close(self) -> None:
+        await self._backend.close()
+
+    async def load(self, name: str) -> Checkpoint:
+        return await self._backend.load(name)
+
+    async def commit(
+        self,
+        expected: Checkpoint,
+        position: Any,
+        view: View | None = None,
+        dead_letter: DeadLetter | None = None,
+    ) -> Checkpoint:
+        return await self._backend.commit(expected, position, view, dead_letter)
+
+    async def fetch_in_batch(self, view: View, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return await self._backend.fetch_in_batch(view, sql, params)
+
+    async def discard(self, view: View) -> None:
+        await self._backend.discard(view)
+
+    async def reset(self, name: str, *, drop: Sequence[Table] = (), create: Sequence[Table] = ()) -> Checkpoint:
+        return await self._backend.reset(name, drop, create)
+
+    async def create_tables(self, tables: Sequence[Table]) -> None:
+        await self._backend.create_tables(tables)
+
+    async def dead_letters(self, name: str) -> list[DeadLetter]:
+        return await self._backend.dead_letters(name)
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return await self._backend.fetch(sql, params)
+
+    def __repr__(self) -> str:
+        return f"SQLCheckpointStore({self.url!r})"
