@@ -87,7 +87,7 @@ class CheckpointStoreContract:
         assert again.seq == 2
 
     async def test_a_stale_checkpoint_cannot_commit_and_applies_nothing(self, checkpoints: CheckpointStore) -> None:
-        name, seen = f"p-{uuid.uuid4()}", {}
+        name, seen = f"p-{uuid.uuid4()}", dict[str, int]()
         start = await checkpoints.load(name)
         view = await self._view(checkpoints, start)
         self._bump(checkpoints, view, "a", seen)
@@ -100,7 +100,7 @@ class CheckpointStoreContract:
         assert (await self._tally(checkpoints, seen)).get("a") == 1
 
     async def test_of_two_commits_from_one_checkpoint_exactly_one_wins(self, checkpoints: CheckpointStore) -> None:
-        name, seen = f"p-{uuid.uuid4()}", {}
+        name, seen = f"p-{uuid.uuid4()}", dict[str, int]()
         start = await checkpoints.load(name)
         views = [await self._view(checkpoints, start) for _ in range(2)]
         for view in views:
