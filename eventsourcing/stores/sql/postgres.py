@@ -349,6 +349,11 @@ class PostgresBackend:
             # and nothing here needs SQLAlchemy's transaction handling (each statement commits itself).
             raw = await self._engine.raw_connection()
             driver: asyncpg.Connection = raw.driver_connection
+            if driver.is_closed():  # dropped by the server while idle in the pool: connect afresh
+                raw.invalidate()
+                await self._engine.dispose(close=False)
+                raw = await self._engine.raw_connection()
+                driver = raw.driver_connection
             try:
                 result = await fn(driver, *args)
             except Exception as err:
