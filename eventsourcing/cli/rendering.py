@@ -21,11 +21,16 @@ from eventsourcing.cli.stores import UndecodedEvent
 from eventsourcing.cli.timeparse import iso
 from eventsourcing.events import DomainEvent, RecordedEvent
 
-UNDECODED = "(payload not decoded: unknown event type; pass the module that declares it with --app)"
+UNDECODED = "(payload not decoded: unknown event type, pass --app)"
 
 
 def stdout() -> Console:
     return Console(highlight=False, soft_wrap=False)
+
+
+def say(message: str) -> None:
+    """A plain line on stdout (never wrapped or styled, so scripts can read it)."""
+    sys.stdout.write(message + "\n")
 
 
 def stderr() -> Console:
@@ -81,12 +86,18 @@ def event_line(recorded: RecordedEvent[DomainEvent]) -> str:
     )
 
 
+def compact(value: dt.datetime) -> str:
+    """A timestamp for a table cell: UTC, space-separated, microseconds only when there are some."""
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
+
+
 def state_table(title: str, state: Mapping[str, Any]) -> Table:
     table = Table(title=title, title_justify="left", show_header=True)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for name, value in state.items():
-        table.add_row(name, Text(value if isinstance(value, str) else dumps(value)))
+        plain = jsonable(value)
+        table.add_row(name, Text(plain if isinstance(plain, str) else dumps(plain)))
     return table
 
 
@@ -98,6 +109,5 @@ def events_table(title: str, events: Iterable[RecordedEvent[DomainEvent]]) -> Ta
     table.add_column("payload", overflow="fold", ratio=2)
     for recorded in events:
         body = dumps(payload(recorded)) if is_decoded(recorded) else UNDECODED
-        when = recorded.timestamp.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ")
-        table.add_row(str(recorded.version), when, recorded.event_type, Text(body))
+        table.add_row(str(recorded.version), compact(recorded.timestamp), recorded.event_type, Text(body))
     return table

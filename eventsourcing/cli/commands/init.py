@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from eventsourcing.cli.options import SnapshotsURL, StoreURL
-from eventsourcing.cli.rendering import stdout
+from eventsourcing.cli.rendering import say
 from eventsourcing.cli.stores import open_events, open_snapshots, scheme_of, sqlite_path
 
 
@@ -19,9 +19,8 @@ def command(
     --store URL to keep snapshots in the same database). A SQLite file is created if it does not
     exist; its directory must exist.
     """
-    console = stdout()
     for line in asyncio.run(_init(store, snapshots)):
-        console.print(line, markup=False)
+        say(line)
 
 
 async def _init(store: str, snapshots: str | None) -> list[str]:

@@ -13,7 +13,7 @@ from eventsourcing.cli.failures import UsageError
 from eventsourcing.cli.loading import load_apps, resolve_aggregate
 from eventsourcing.cli.options import AggregateType, AppModules, AsJSON, StoreURL, StreamID
 from eventsourcing.cli.progress import replay_progress
-from eventsourcing.cli.rendering import event_record, events_table, state_table, stdout, write_json
+from eventsourcing.cli.rendering import event_record, events_table, say, state_table, stdout, write_json
 from eventsourcing.cli.replaying import Replay, replay
 from eventsourcing.cli.stores import open_events, open_snapshots
 from eventsourcing.cli.timeparse import iso, parse_timestamp
@@ -154,14 +154,11 @@ def _print(result: Replay, type_name: str, as_json: bool) -> None:
         return
     console = stdout()
     when = f" as of {iso(result.as_of)}" if result.as_of is not None else ""
-    console.print(
-        f"{type_name} {aggregate.id!r}: version {aggregate.version} of {result.stream_version}{when}",
-        markup=False,
-    )
+    say(f"{type_name} {aggregate.id!r}: version {aggregate.version} of {result.stream_version}{when}")
     console.print(state_table("state", aggregate.state()))
     source = f"after snapshot at version {result.snapshot_version}" if result.snapshot_version else "from the start"
     shown = len(result.events)
     if shown:
         console.print(events_table(f"events applied ({result.applied}, {source})", result.events))
     if shown < result.applied:
-        console.print(f"{result.applied - shown} earlier events applied, not listed (--events all lists them)")
+        say(f"{result.applied - shown} earlier events applied, not listed (--events all lists them)")

@@ -10,7 +10,7 @@ import typer
 from eventsourcing.cli.failures import UsageError
 from eventsourcing.cli.loading import load_apps, resolve_aggregate
 from eventsourcing.cli.options import AggregateType, AppModules, OptionalAppModules, SnapshotsURL, StoreURL, StreamID
-from eventsourcing.cli.rendering import stdout, write_json
+from eventsourcing.cli.rendering import compact, say, stdout, write_json
 from eventsourcing.cli.stores import open_events, open_snapshots
 from eventsourcing.cli.timeparse import iso
 from eventsourcing.registry import aggregates_registry
@@ -37,10 +37,9 @@ def take(
     load_apps(app_)
     cls = resolve_aggregate(aggregate_type)
     snapshot = asyncio.run(_take(cls, store, snapshots or store, stream_id))
-    stdout().print(
+    say(
         f"snapshot of {aggregate_type} {stream_id!r} at version {snapshot.version} "
-        f"(fingerprint {snapshot.fingerprint}) saved to {snapshots or store}",
-        markup=False,
+        f"(fingerprint {snapshot.fingerprint}) saved to {snapshots or store}"
     )
 
 
@@ -86,10 +85,19 @@ def list_(
     from rich.table import Table
 
     table = Table(title=f"{len(rows)} snapshots", title_justify="left")
-    for column in ("stream_id", "type", "version", "timestamp", "fingerprint", "status", "bytes"):
-        table.add_column(column, justify="right" if column in ("version", "bytes") else "left")
-    for row in rows:
-        table.add_row(*(str(value) for value in row.values()))
+    for column in ("stream", "type", "version", "timestamp (UTC)", "fingerprint", "status", "bytes"):
+        right = column in ("version", "bytes")
+        table.add_column(column, justify="right" if right else "left", overflow="fold", no_wrap=column[0] == "t")
+    for snapshot, row in zip(found, rows, strict=True):
+        table.add_row(
+            snapshot.stream_id,
+            snapshot.stream_type,
+            str(snapshot.version),
+            compact(snapshot.timestamp),
+            snapshot.fingerprint[:12],  # enough to tell fingerprints apart; --json has the whole one
+            str(row["status"]),
+            str(row["bytes"]),
+        )
     stdout().print(table)
 
 
@@ -124,10 +132,7 @@ def prune(
     removed = asyncio.run(_prune(snapshots or store, current))
     total = sum(removed.values())
     detail = ", ".join(f"{name}: {count}" for name, count in removed.items() if count)
-    stdout().print(
-        f"removed {total} stale snapshot{'' if total == 1 else 's'}" + (f" ({detail})" if detail else ""),
-        markup=False,
-    )
+    say(f"removed {total} stale snapshot{'' if total == 1 else 's'}" + (f" ({detail})" if detail else ""))
 
 
 async def _prune(url: str, current: dict[str, str]) -> dict[str, int]:
