@@ -55,13 +55,20 @@ def columns(events: list[NewEvent]) -> tuple[list[Any], ...]:
 
 
 async def append_in_transaction(
-    conn: asyncpg.Connection, stream_id: str, events: list[NewEvent], *, hold: float = 0.0, commit: bool = True
+    conn: asyncpg.Connection,
+    stream_id: str,
+    events: list[NewEvent],
+    *,
+    hold: float = 0.0,
+    commit: bool = True,
+    strict: bool = False,
 ) -> None:
     """Append inside an explicit transaction, keep it open for ``hold`` seconds, then commit or roll back."""
     transaction = conn.transaction()
     await transaction.start()
     try:
-        _actual, position, _reused = await append_rows(conn, stream_id, STREAM_TYPE, ANY, columns(events))
+        lock_timeout = 30.0 if strict else None
+        _actual, position, _reused = await append_rows(conn, stream_id, STREAM_TYPE, ANY, columns(events), lock_timeout)
         assert position is not None
         await asyncio.sleep(hold)
     except BaseException:
@@ -81,7 +88,7 @@ class Load:
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-async def write_load(url: str, load: Load, seed: int) -> None:
+async def write_load(url: str, load: Load, seed: int, *, strict: bool = False) -> None:
     rng = random.Random(seed)
     dsn = url
 
@@ -94,7 +101,7 @@ async def write_load(url: str, load: Load, seed: int) -> None:
                 # Every third transaction is held open a little after inserting: its positions
                 # are then lower than those of transactions that commit before it.
                 hold = rng.uniform(0.002, 0.015) if rng.random() < 0.33 else 0.0
-                await append_in_transaction(conn, rng.choice(streams), events, hold=hold)
+                await append_in_transaction(conn, rng.choice(streams), events, hold=hold, strict=strict)
                 load.committed.extend(e.event_id for e in events)
         finally:
             await conn.close()
@@ -160,14 +167,23 @@ async def store(postgres_url: str) -> AsyncIterator[SQLEventStore]:
         yield store
 
 
-async def test_followers_never_skip_reorder_or_duplicate(store: SQLEventStore, postgres_url: str) -> None:
+@pytest.mark.parametrize("strict", [False, True], ids=["horizon", "strict-order"])
+async def test_followers_never_skip_reorder_or_duplicate(strict: bool, postgres_url: str) -> None:
+    async with SQLEventStore(postgres_url, pool_size=4, strict_order=strict) as store:
+        await check_followers(store, postgres_url, strict=strict)
+
+
+async def check_followers(store: SQLEventStore, postgres_url: str, *, strict: bool) -> None:
     load = Load()
     readers = [asyncio.ensure_future(follow(load, store_page(store, limit))) for limit in (50, 7)]
-    await write_load(postgres_url, load, seed=1)
+    await write_load(postgres_url, load, seed=1, strict=strict)
     followed = await asyncio.gather(*readers)
 
-    final = [e.event_id for e in await read_everything(store)]
+    log = await read_everything(store)
+    final = [e.event_id for e in log]
     assert sorted(map(str, final)) == sorted(map(str, load.committed))  # the log holds every commit, once
+    if strict:
+        assert [e.position for e in log] == list(range(1, len(log) + 1))  # dense and in commit order
     for reader in followed:
         assert reader.seen_while_writing > len(final) // 10, "the follower did not tail the log under load"
         seen = reader.seen

@@ -128,9 +128,32 @@ async def test_closed_store_says_so(postgres_url: str) -> None:
         await store.stream_version("s")
 
 
+async def test_strict_order_waits_for_the_lock_at_most_the_busy_timeout(postgres_url: str) -> None:
+    from eventsourcing.stores.sql.postgres import append_rows
+    from tests.integration.test_postgres_followers import columns, new_events
+
+    async with SQLEventStore(postgres_url, strict_order=True, busy_timeout=0.2) as store:
+        holder = await asyncpg.connect(postgres_url)
+        try:
+            transaction = holder.transaction()
+            await transaction.start()
+            await append_rows(holder, "held", STREAM_TYPE, 0, columns(new_events(1, 1)), 10.0)
+            with pytest.raises(StoreUnavailable, match="busy timeout") as raised:
+                await store.append("other", [said("x")], 0, stream_type=STREAM_TYPE)
+            assert isinstance(raised.value.__cause__, asyncpg.LockNotAvailableError)
+            waiting = asyncio.ensure_future(store.append("other", [said("y")], 0, stream_type=STREAM_TYPE))
+            await asyncio.sleep(0.05)
+            await transaction.commit()
+            assert (await waiting).position == 2  # dense: right after the held event
+        finally:
+            await holder.close()
+
+
 def test_isolation_level_is_checked() -> None:
     with pytest.raises(ConfigurationError, match="isolation_level"):
         SQLEventStore("postgresql://u@127.0.0.1/db", isolation_level="CHAOS")
     with pytest.raises(ConfigurationError, match="isolation_level"):
         SQLEventStore("sqlite:///x.db", isolation_level="READ COMMITTED")
     assert SQLEventStore("postgresql://u@127.0.0.1/db", isolation_level="serializable") is not None
+    with pytest.raises(ConfigurationError, match="strict_order"):
+        SQLEventStore("postgresql://u@127.0.0.1/db", isolation_level="SERIALIZABLE", strict_order=True)

@@ -15,6 +15,11 @@ timeout: skipping after a wall-clock delay is exactly the bug this avoids.
 The position token is the JSON-friendly pair ``[xid, position]`` (a list of two ints); a tuple is
 accepted back as well.
 
+Strict order (``strict_order=True``) is the other trade: appends take an EXCLUSIVE lock on the
+table (waiting at most the busy timeout) and number their events ``max(position) + 1, ...`` under
+it, so positions are dense and commit-ordered and the token is a plain int; writers to different
+streams then wait for one another. Every writer of one table must use the same mode.
+
 Execution: SQLAlchemy creates the engine, the pool and the schema. Each operation checks out a
 pooled connection and runs on the asyncpg connection underneath, outside any SQLAlchemy
 transaction, so a statement is its own transaction: an append is one round trip (one statement
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -115,12 +121,6 @@ events_table = Table(
 # EXISTS alone races on the catalogs). An arbitrary, fixed advisory lock key.
 _SCHEMA_LOCK = 0x6576_656E_7473_0001
 
-# Every SELECT of events returns rows in `rows.EVENT_COLUMNS` order, with the position token first.
-_COLUMNS = (
-    "ARRAY[xid::text::bigint, position], stream_id, version, event_id, event_type, schema_version, "
-    "timestamp, metadata, payload"
-)
-
 # ANY / EXISTS travel as negative numbers so that the whole check is one statement.
 _ANY, _EXISTS = -1, -2
 
@@ -150,25 +150,106 @@ SELECT head.actual,
 FROM head LEFT JOIN (SELECT xid, position FROM inserted ORDER BY position DESC LIMIT 1) AS last ON true
 """
 
-_HEAD = "SELECT version, xid::text::bigint, position FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1"
+# Strict order: one round trip too, through a server-side function (a statement cannot take a lock
+# before its own snapshot). Under READ COMMITTED each statement in the function sees what committed
+# before the lock was granted, so max(position) is the last committed position.
+STRICT_FUNCTION = """
+CREATE OR REPLACE FUNCTION eventsourcing_append_strict(
+    p_stream_id text, p_stream_type text, p_expected int, p_lock_timeout text,
+    p_event_ids uuid[], p_event_types text[], p_schema_versions int[], p_timestamps timestamptz[],
+    p_metadata bytea[], p_payloads bytea[]
+) RETURNS TABLE (actual int, xid bigint, last_position bigint, reused boolean)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_actual int;
+    v_base bigint;
+BEGIN
+    PERFORM set_config('lock_timeout', p_lock_timeout, true);
+    LOCK TABLE events IN EXCLUSIVE MODE;
+    SELECT coalesce(max(e.version), 0) INTO v_actual FROM events AS e WHERE e.stream_id = p_stream_id;
+    IF NOT (p_expected = -1 OR (p_expected = -2 AND v_actual > 0) OR p_expected = v_actual) THEN
+        RETURN QUERY SELECT v_actual, NULL::bigint, NULL::bigint,
+            EXISTS (SELECT 1 FROM events AS e WHERE e.event_id = ANY(p_event_ids));
+        RETURN;
+    END IF;
+    SELECT coalesce(max(e.position), 0) INTO v_base FROM events AS e;
+    INSERT INTO events (position, stream_id, stream_type, version, event_id, event_type, schema_version,
+                        timestamp, metadata, payload)
+    SELECT v_base + b.n, p_stream_id, p_stream_type, v_actual + b.n, b.event_id, b.event_type, b.schema_version,
+           b.ts, b.metadata, b.payload
+    FROM unnest(p_event_ids, p_event_types, p_schema_versions, p_timestamps, p_metadata, p_payloads)
+         WITH ORDINALITY AS b(event_id, event_type, schema_version, ts, metadata, payload, n);
+    -- Keep the identity sequence ahead, so that nothing numbered by it can collide.
+    PERFORM setval(pg_get_serial_sequence('events', 'position'), v_base + cardinality(p_event_ids));
+    RETURN QUERY SELECT v_actual, pg_current_xact_id()::text::bigint, v_base + cardinality(p_event_ids), false;
+END
+$fn$
+"""
+APPEND_STRICT = "SELECT * FROM eventsourcing_append_strict($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+
+_EVENT_FIELDS = "stream_id, version, event_id, event_type, schema_version, timestamp, metadata, payload"
 _VERSION = "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1"
-_READ = f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND version >= $2 AND version <= $3 ORDER BY version"
-_READ_AS_OF = (
-    f"SELECT {_COLUMNS} FROM events WHERE stream_id = $1 AND version >= $2 AND version <= $3 AND timestamp <= $4 "
-    "ORDER BY version"
-)
 # The horizon is an InitPlan (evaluated once); rows below it belong to finished transactions only.
 _BELOW_HORIZON = "xid < (SELECT pg_snapshot_xmin(pg_current_snapshot()))"
-_READ_ALL = (
-    f"SELECT {_COLUMNS} FROM events WHERE {_BELOW_HORIZON} AND (xid, position) > ($1::xid8, $2::bigint) "
-    "ORDER BY xid, position LIMIT $3"
+
+
+@dataclass(frozen=True)
+class Statements:
+    """The reads of one ordering mode. Every SELECT of events returns the columns in
+    `rows.EVENT_COLUMNS` order, with the mode's position token first."""
+
+    position: str  # the SQL expression of the position token
+    after: str  # read_all's condition on the cursor ($1, and $2 for the pair)
+    order: str  # read_all's order
+    cursor_params: int  # how many parameters the cursor takes
+
+    def columns(self) -> str:
+        return (
+            f"{self.position}, stream_id, version, event_id, event_type, schema_version, timestamp, metadata, payload"
+        )
+
+    def select(self, where: str) -> str:
+        return f"SELECT {self.columns()} FROM events WHERE {where}"
+
+    @property
+    def read(self) -> str:
+        return self.select("stream_id = $1 AND version >= $2 AND version <= $3 ORDER BY version")
+
+    @property
+    def read_as_of(self) -> str:
+        return self.select("stream_id = $1 AND version >= $2 AND version <= $3 AND timestamp <= $4 ORDER BY version")
+
+    @property
+    def read_all(self) -> str:
+        n = self.cursor_params
+        return self.select(f"{self.after} ORDER BY {self.order} LIMIT ${n + 1}")
+
+    @property
+    def read_all_types(self) -> str:
+        n = self.cursor_params
+        return self.select(f"{self.after} AND stream_type = ANY(${n + 2}::text[]) ORDER BY {self.order} LIMIT ${n + 1}")
+
+    @property
+    def by_id(self) -> str:
+        return self.select("event_id = $1")
+
+    @property
+    def refs(self) -> str:
+        return f"SELECT event_id, stream_id, version, {self.position} FROM events WHERE event_id = ANY($1::uuid[])"
+
+    @property
+    def head(self) -> str:
+        return f"SELECT version, {self.position} FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1"
+
+
+HORIZON = Statements(
+    position="ARRAY[xid::text::bigint, position]",
+    after=f"{_BELOW_HORIZON} AND (xid, position) > ($1::xid8, $2::bigint)",
+    order="xid, position",
+    cursor_params=2,
 )
-_READ_ALL_TYPES = (
-    f"SELECT {_COLUMNS} FROM events WHERE {_BELOW_HORIZON} AND (xid, position) > ($1::xid8, $2::bigint) "
-    "AND stream_type = ANY($4::text[]) ORDER BY xid, position LIMIT $3"
-)
-_BY_ID = f"SELECT {_COLUMNS} FROM events WHERE event_id = $1"
-_REFS = "SELECT event_id, stream_id, version, xid::text::bigint, position FROM events WHERE event_id = ANY($1::uuid[])"
+STRICT = Statements(position="position", after="position > $1", order="position", cursor_params=1)
+
 _MAX_VERSION = 2**31 - 1
 
 # SQLSTATE classes of a server that is going away, refusing connections or out of resources.
@@ -182,18 +263,26 @@ async def append_rows(
     stream_type: str,
     expected: Expected,
     columns: tuple[list[Any], ...],
-) -> tuple[int, list[int] | None, bool]:
-    """Run the append statement on an asyncpg connection: (actual version, last position, ids reused).
+    strict_lock_timeout: float | None = None,
+) -> tuple[int, Any, bool]:
+    """Run the append on an asyncpg connection: (actual version, last event's position, ids reused).
 
     The position is None when nothing was inserted (the expectation failed). ``columns`` are the
     batch as arrays: event ids, types, schema versions, timestamps, metadata, payloads. Inside an
     explicit transaction the events become visible, to followers too, only when it commits.
+    ``strict_lock_timeout`` (seconds) selects the strict-order append.
     """
     code = expected if isinstance(expected, int) else _ANY if expected is ANY else _EXISTS
-    row = await connection.fetchrow(APPEND, stream_id, stream_type, code, *columns)
+    if strict_lock_timeout is None:
+        row = await connection.fetchrow(APPEND, stream_id, stream_type, code, *columns)
+    else:
+        timeout = f"{max(1, round(strict_lock_timeout * 1000))}ms"
+        row = await connection.fetchrow(APPEND_STRICT, stream_id, stream_type, code, timeout, *columns)
     assert row is not None
     actual, xid, position, reused = row
-    return actual, None if position is None else [xid, position], bool(reused)
+    if position is None:
+        return actual, None, bool(reused)
+    return actual, position if strict_lock_timeout is not None else [xid, position], False
 
 
 def parse_position(after: Any) -> tuple[int, int]:
@@ -209,6 +298,15 @@ def parse_position(after: Any) -> tuple[int, int]:
     raise ValueError(f"not a PostgreSQL store position: {after!r} (expected [xid, position], as read_all returns)")
 
 
+def parse_strict_position(after: Any) -> int:
+    """A strict-order position token: None or a non-negative int."""
+    if after is None:
+        return 0
+    if isinstance(after, int) and not isinstance(after, bool) and after >= 0:
+        return after
+    raise ValueError(f"not a strict-order PostgreSQL store position: {after!r} (expected an int, as read_all returns)")
+
+
 class PostgresBackend:
     def __init__(
         self,
@@ -217,6 +315,8 @@ class PostgresBackend:
         *,
         pool_size: int,
         isolation_level: str | None = None,
+        strict_order: bool = False,
+        busy_timeout: float = 10.0,
     ) -> None:
         from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -225,8 +325,14 @@ class PostgresBackend:
             raise ConfigurationError(
                 f"isolation_level must be one of {', '.join(ISOLATION_LEVELS)}, not {isolation_level!r}"
             )
+        if strict_order and level != "READ COMMITTED":
+            # A snapshot taken before the lock is granted would not see the last committed position.
+            raise ConfigurationError("strict_order needs isolation_level READ COMMITTED (appends are serialised)")
         self.url = url
         self.isolation_level = level
+        self.strict_order = strict_order
+        self._lock_timeout = busy_timeout if strict_order else None
+        self._sql = STRICT if strict_order else HORIZON
         self._mapper = mapper
         scheme, rest = url.split("://", 1)
         if scheme.lower() not in ("postgresql", "postgres", "postgresql+asyncpg"):
@@ -258,6 +364,8 @@ class PostgresBackend:
                     )
                 await conn.execute(text(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})"))
                 await conn.run_sync(metadata.create_all)
+                if self.strict_order:
+                    await conn.execute(text(STRICT_FUNCTION))
         except SQLAlchemyError as err:
             raise _translate(_driver_error(err), f"cannot open the PostgreSQL store {self._where()}") from err
         except OSError as err:
@@ -274,7 +382,7 @@ class PostgresBackend:
         self, stream_id: str, events: Sequence[NewEvent], expected: Expected, stream_type: str
     ) -> AppendResult:
         if not events:
-            return await self._read(_append_nothing, stream_id, expected)
+            return await self._read(_append_nothing, self._sql.head, stream_id, expected)
         encode, encode_metadata = self._mapper.encode, self._mapper.encode_metadata
         ids = [e.event_id for e in events]
         columns = (
@@ -286,12 +394,14 @@ class PostgresBackend:
             [encode(e.event) for e in events],
         )
         try:
-            actual, position, reused = await self._call(append_rows, stream_id, stream_type, expected, columns)
+            actual, position, reused = await self._call(
+                append_rows, stream_id, stream_type, expected, columns, self._lock_timeout
+            )
         except asyncpg.TransactionRollbackError as err:  # serialization failure or deadlock: retryable
             raise ConcurrencyError(stream_id, expected, None, f"{err.__class__.__name__}: retry") from err
         except asyncpg.UniqueViolationError as err:
             # A concurrent writer took the version (or stored these very ids) first.
-            refs = await self._read(_refs, ids)
+            refs = await self._read(_refs, self._sql.refs, ids)
             retry = resolve_retry(stream_id, ids, refs)
             if retry is not None:
                 return retry
@@ -300,7 +410,7 @@ class PostgresBackend:
         if position is not None:
             return AppendResult(stream_id, actual + len(events), position)
         if reused:
-            retry = resolve_retry(stream_id, ids, await self._read(_refs, ids))
+            retry = resolve_retry(stream_id, ids, await self._read(_refs, self._sql.refs, ids))
             if retry is not None:
                 return retry
         raise conflict(stream_id, expected, actual)
@@ -310,23 +420,23 @@ class PostgresBackend:
     ) -> list[RecordedEvent[DomainEvent]]:
         upto = _MAX_VERSION if to_version is None else min(to_version, _MAX_VERSION)
         if as_of is None:
-            rows = await self._read(_fetch, _READ, stream_id, from_version, upto)
+            rows = await self._read(_fetch, self._sql.read, stream_id, from_version, upto)
         else:
-            rows = await self._read(_fetch, _READ_AS_OF, stream_id, from_version, upto, as_of)
+            rows = await self._read(_fetch, self._sql.read_as_of, stream_id, from_version, upto, as_of)
         return self._decode(rows)
 
     async def read_all(
         self, after: Any, limit: int, stream_types: Sequence[str] | None
     ) -> list[RecordedEvent[DomainEvent]]:
-        xid, position = parse_position(after)
+        cursor = [parse_strict_position(after)] if self.strict_order else list(parse_position(after))
         if stream_types is None:
-            rows = await self._read(_fetch, _READ_ALL, xid, position, limit)
+            rows = await self._read(_fetch, self._sql.read_all, *cursor, limit)
         else:
-            rows = await self._read(_fetch, _READ_ALL_TYPES, xid, position, limit, list(stream_types))
+            rows = await self._read(_fetch, self._sql.read_all_types, *cursor, limit, list(stream_types))
         return self._decode(rows)
 
     async def get_event(self, event_id: UUID) -> RecordedEvent[DomainEvent] | None:
-        rows = await self._read(_fetch, _BY_ID, event_id)
+        rows = await self._read(_fetch, self._sql.by_id, event_id)
         return self._decode(rows)[0] if rows else None
 
     async def stream_version(self, stream_id: str) -> int:
@@ -409,18 +519,20 @@ async def _fetchval(connection: asyncpg.Connection, sql: str, *args: Any) -> Any
     return await connection.fetchval(sql, *args)
 
 
-async def _append_nothing(connection: asyncpg.Connection, stream_id: str, expected: Expected) -> AppendResult:
+async def _append_nothing(
+    connection: asyncpg.Connection, head: str, stream_id: str, expected: Expected
+) -> AppendResult:
     """An empty batch stores nothing but still checks the expectation."""
-    row = await connection.fetchrow(_HEAD, stream_id)
-    actual, position = (0, None) if row is None else (row[0], [row[1], row[2]])
+    row = await connection.fetchrow(head, stream_id)
+    actual, position = (0, None) if row is None else (row[0], row[1])
     if not admits(expected, actual):
         raise conflict(stream_id, expected, actual)
     return AppendResult(stream_id, actual, position)
 
 
-async def _refs(connection: asyncpg.Connection, ids: list[UUID]) -> list[StoredRef]:
-    rows = await connection.fetch(_REFS, ids)
-    return [StoredRef(e, s, v, [x, p]) for e, s, v, x, p in rows]
+async def _refs(connection: asyncpg.Connection, sql: str, ids: list[UUID]) -> list[StoredRef]:
+    rows = await connection.fetch(sql, ids)
+    return [StoredRef(*row) for row in rows]
 
 
 def _lost(connection: asyncpg.Connection, err: Exception) -> bool:
@@ -446,6 +558,8 @@ def _translate(err: BaseException, where: str) -> EventSourcingError:
     """The one place where driver errors become the library's own (callers chain the original)."""
     state = getattr(err, "sqlstate", None) or ""
     message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    if state == "55P03":  # lock_not_available: the strict-order append lock, or a lock_timeout of the role
+        return StoreUnavailable(f"{where}: {message} (another writer held the lock longer than the busy timeout)")
     if (
         isinstance(err, OSError | asyncpg.PostgresConnectionError | asyncpg.InternalClientError)
         or state.startswith(_UNAVAILABLE_CLASSES)

@@ -47,6 +47,9 @@ class SQLEventStore:
     Entering the store (``async with``) connects and creates the schema if it is missing.
     ``isolation_level`` (PostgreSQL only): ``"READ COMMITTED"`` (default), ``"REPEATABLE READ"`` or
     ``"SERIALIZABLE"``; serialization failures surface as the retryable `ConcurrencyError`.
+    ``strict_order`` (PostgreSQL): serialise appends with a table lock (waiting up to ``busy_timeout``
+    seconds) for dense, commit-ordered integer positions; by default writers do not wait for one
+    another and positions are ``[xid, position]`` pairs (see docs/postgres.md).
     """
 
     capabilities = StoreCapabilities(total_order=True)
@@ -60,6 +63,7 @@ class SQLEventStore:
         busy_timeout: float = 10.0,
         pool_size: int = 5,
         isolation_level: str | None = None,
+        strict_order: bool = False,
     ) -> None:
         self.url = url
         mapper = EventMapper(codec, registry)
@@ -75,7 +79,14 @@ class SQLEventStore:
         elif scheme in ("postgresql", "postgres"):
             from eventsourcing.stores.sql.postgres import PostgresBackend
 
-            self._backend = PostgresBackend(url, mapper, pool_size=pool_size, isolation_level=isolation_level)
+            self._backend = PostgresBackend(
+                url,
+                mapper,
+                pool_size=pool_size,
+                isolation_level=isolation_level,
+                strict_order=strict_order,
+                busy_timeout=busy_timeout,
+            )
         else:
             raise ConfigurationError(
                 f"SQLEventStore does not support {scheme!r} URLs (use sqlite:///path.db or postgresql://user@host/db)"
