@@ -61,7 +61,7 @@ def classify(err: BaseException) -> tuple[ExitCode, str]:
     """The exit code and the one-line message for an exception that ended a command."""
     if isinstance(err, CLIError):
         return err.code, one_line(str(err))
-    if isinstance(err, KeyboardInterrupt):
+    if isinstance(err, KeyboardInterrupt) or type(err).__name__ == "Abort":  # click turns Ctrl-C into Abort
         return ExitCode.INTERRUPTED, "interrupted"
     if _is_click_usage_error(err):
         return ExitCode.USAGE, one_line(err.format_message()) + _help_hint(err)  # type: ignore[attr-defined]

@@ -44,7 +44,8 @@ def take(
 
 
 async def _take(cls: type, store_url: str, snapshots_url: str, stream_id: str) -> Snapshot:
-    async with open_events(store_url) as store, open_snapshots(snapshots_url) as snapshots:
+    # Taking a snapshot may create the snapshot store (a separate SQLite file, say); reading never does.
+    async with open_events(store_url) as store, open_snapshots(snapshots_url, must_exist=False) as snapshots:
         return await Repository(cls, store, snapshots=snapshots).take_snapshot(stream_id)
 
 
