@@ -252,8 +252,8 @@ STRICT = Statements(position="position", after="position > $1", order="position"
 
 _MAX_VERSION = 2**31 - 1
 
+_READ_ATTEMPTS = 5  # a read chosen as a serialization victim is run again, up to this many times
 # SQLSTATE classes of a server that is going away, refusing connections or out of resources.
-_READ_ATTEMPTS = 5
 _UNAVAILABLE_CLASSES = ("08", "57P", "53")
 
 
