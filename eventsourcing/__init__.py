@@ -21,6 +21,7 @@ from eventsourcing.errors import (
     SerializationError,
     StoreError,
     StoreUnavailable,
+    StreamTypeMismatch,
     UnknownCommand,
     UnknownEventType,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "SerializationError",
     "StoreError",
     "StoreUnavailable",
+    "StreamTypeMismatch",
     "UnknownCommand",
     "UnknownEventType",
     "aggregates_registry",

@@ -3,6 +3,7 @@
     EventSourcingError
     ├── ConcurrencyError            another writer got there first (retryable: reload and decide again)
     ├── DuplicateEventId            a batch reuses event ids in a way that is not an exact retry
+    ├── StreamTypeMismatch          an append names another type than the stream was created with
     ├── AggregateNotFound           no events for the stream (or none up to the version / time asked for)
     ├── ReadOnlyAggregate           emit() on an aggregate rebuilt for a past version or time
     ├── InvalidTimestamp            a naive or otherwise unusable timestamp
@@ -49,6 +50,20 @@ class DuplicateEventId(EventSourcingError):
     An exact retry of an append that succeeded is not an error; this is a batch that mixes
     new events with already-stored ones, which would otherwise store events twice.
     """
+
+
+class StreamTypeMismatch(EventSourcingError):
+    """An append gave a stream type other than the one the stream was created with: a stream id is
+    being reused for another kind of aggregate. Nothing of the batch was stored."""
+
+    def __init__(self, stream_id: str, given: str, stored: str) -> None:
+        self.stream_id = stream_id
+        self.given = given
+        self.stored = stored
+        super().__init__(
+            f"stream {stream_id!r} holds {stored!r} events; it cannot take an append as {given!r} "
+            "(use another stream id for the new aggregate)"
+        )
 
 
 class AggregateNotFound(EventSourcingError):

@@ -62,8 +62,9 @@ class NewEvent(NamedTuple):
 class RecordedEvent(NamedTuple, Generic[E]):
     """An event as read back from a store, with everything the store knows about it.
 
-    ``position`` is the store's global checkpoint token (an int for memory and SQL stores); pass it
-    back as ``read_all(after=...)``. ``timestamp`` is timezone-aware UTC and never decreases within
+    ``position`` is the store's global checkpoint token, JSON-serialisable (an int for the memory and
+    SQLite stores, ``[xid, position]`` for PostgreSQL); pass it back as ``read_all(after=...)`` and
+    never compare tokens yourself. ``timestamp`` is timezone-aware UTC and never decreases within
     a stream. ``metadata`` holds at least ``correlation_id`` and ``causation_id``.
     """
 

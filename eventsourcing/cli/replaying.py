@@ -69,7 +69,10 @@ async def replay(
         snapshot = await snapshots.latest(stream_id, fingerprint=codec.fingerprint, max_version=version, as_of=as_of)
         if snapshot is not None:
             aggregate, snapshot_version = codec.restore(snapshot), snapshot.version
-    current = await store.stream_version(stream_id)
+    info = await store.stream_info(stream_id)
+    if info is not None and info.stream_type != name:
+        raise AggregateNotFound(f"stream {stream_id!r} holds a {info.stream_type} aggregate, not a {name}")
+    current = 0 if info is None else info.version
     target = current if version is None else min(version, current)
     historic = version is not None or as_of is not None
     kept: deque[RecordedEvent[DomainEvent]] = deque(maxlen=keep)

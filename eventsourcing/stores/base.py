@@ -15,7 +15,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.clock import require_aware
-from eventsourcing.errors import ConcurrencyError, DuplicateEventId
+from eventsourcing.errors import ConcurrencyError, DuplicateEventId, StreamTypeMismatch
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 
 
@@ -47,11 +47,21 @@ class AppendResult:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamInfo:
+    """A stream's identity, its type (the aggregate type's name) and its current version."""
+
+    stream_id: str
+    stream_type: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
 class StoreCapabilities:
     """What a backend guarantees beyond the protocol, so shared tests adapt instead of naming backends."""
 
     total_order: bool = True
-    """``read_all`` returns one total order that equals commit order (False: ordered per partition)."""
+    """``read_all`` returns one stable total order, consistent with each stream's versions and with the
+    real-time order of appends that do not overlap (False: ordered per partition only)."""
 
 
 @runtime_checkable
@@ -103,6 +113,16 @@ class EventStore(Protocol):
 
     async def stream_version(self, stream_id: str) -> int:
         """The stream's current version (0 if it has no events)."""
+        ...
+
+    async def stream_info(self, stream_id: str) -> StreamInfo | None:
+        """The stream's type and version, or None if it has no events."""
+        ...
+
+    async def list_streams(
+        self, *, stream_type: str | None = None, after: str | None = None, limit: int = 1000
+    ) -> list[StreamInfo]:
+        """Streams ordered by id (of one type if given), the page after stream id ``after``."""
         ...
 
 
@@ -183,6 +203,11 @@ def resolve_retry(stream_id: str, event_ids: Sequence[UUID], found: Sequence[Sto
         f"stream {stream_id!r}: {len(found)} of {len(event_ids)} event ids in the batch are already stored"
         f"{where}; an exact retry must resend the same events, so nothing of this batch was stored"
     )
+
+
+def check_stream_type(stream_id: str, given: str, stored: str | None) -> None:
+    if stored is not None and stored != given:
+        raise StreamTypeMismatch(stream_id, given, stored)
 
 
 def conflict(stream_id: str, expected: Expected, actual: int) -> ConcurrencyError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Self
@@ -21,10 +22,12 @@ from eventsourcing.stores.base import (
     Expected,
     StoreCapabilities,
     StoredRef,
+    StreamInfo,
     admits,
     check_append_args,
     check_limit,
     check_read_args,
+    check_stream_type,
     conflict,
     resolve_retry,
     utc_timestamp,
@@ -78,6 +81,7 @@ class MemoryEventStore:
         retry = resolve_retry(stream_id, [e.event_id for e in events], found)
         if retry is not None:
             return retry
+        check_stream_type(stream_id, stream_type, stream[0].stream_type if stream else None)
         if not admits(expected_version, actual):
             raise conflict(stream_id, expected_version, actual)
         if not events:
@@ -144,6 +148,22 @@ class MemoryEventStore:
 
     async def stream_version(self, stream_id: str) -> int:
         return len(self._streams.get(stream_id, ()))
+
+    async def stream_info(self, stream_id: str) -> StreamInfo | None:
+        stream = self._streams.get(stream_id)
+        return StreamInfo(stream_id, stream[0].stream_type, len(stream)) if stream else None
+
+    async def list_streams(
+        self, *, stream_type: str | None = None, after: str | None = None, limit: int = 1000
+    ) -> list[StreamInfo]:
+        check_limit(limit)
+        await asyncio.sleep(0)
+        found = (
+            StreamInfo(sid, rows[0].stream_type, len(rows))
+            for sid, rows in sorted(self._streams.items())
+            if (after is None or sid > after) and (stream_type is None or rows[0].stream_type == stream_type)
+        )
+        return list(itertools.islice(found, limit))
 
     def _recorded(self, row: _Row) -> RecordedEvent[DomainEvent]:
         event = self._mapper.decode(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import enum
+import json
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
@@ -25,10 +26,16 @@ from uuid import UUID, uuid4
 import pytest
 from pydantic import BaseModel
 
-from eventsourcing.errors import ConcurrencyError, DuplicateEventId, InvalidTimestamp, UnknownEventType
+from eventsourcing.errors import (
+    ConcurrencyError,
+    DuplicateEventId,
+    InvalidTimestamp,
+    StreamTypeMismatch,
+    UnknownEventType,
+)
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.registry import events_registry, upcaster
-from eventsourcing.stores.base import ANY, EXISTS, EventStore, Expected
+from eventsourcing.stores.base import ANY, EXISTS, EventStore, Expected, StreamInfo
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -141,6 +148,32 @@ class EventStoreContract:
             assert raised.value.actual == length
             assert [e.version for e in await store.read(stream_id)] == list(range(1, length + 1))
             assert await read_everything(store) == before
+
+    async def test_a_stream_keeps_its_type(self, store: EventStore) -> None:
+        stream_id = await self._stream(store, 2)
+        with pytest.raises(StreamTypeMismatch) as raised:
+            await store.append(stream_id, batch(3, 1), 2, stream_type="contract.Other")
+        assert (raised.value.given, raised.value.stored) == ("contract.Other", STREAM_TYPE)
+        with pytest.raises(StreamTypeMismatch):
+            await store.append(stream_id, batch(3, 1), ANY, stream_type="contract.Other")
+        assert await store.stream_info(stream_id) == StreamInfo(stream_id, STREAM_TYPE, 2)
+        assert await store.stream_info("no-such-stream") is None
+
+    async def test_list_streams(self, store: EventStore) -> None:
+        for name, stream_type, length in [("b", "contract.B", 1), ("a", "contract.A", 2), ("c", "contract.A", 3)]:
+            await store.append(f"list-{name}", batch(1, length), 0, stream_type=stream_type)
+        everything = await store.list_streams()
+        assert everything == [
+            StreamInfo("list-a", "contract.A", 2),
+            StreamInfo("list-b", "contract.B", 1),
+            StreamInfo("list-c", "contract.A", 3),
+        ]
+        assert [s.stream_id for s in await store.list_streams(stream_type="contract.A")] == ["list-a", "list-c"]
+        first = await store.list_streams(limit=1)
+        assert [s.stream_id for s in first] == ["list-a"]
+        rest = await store.list_streams(after=first[-1].stream_id, limit=5)
+        assert [s.stream_id for s in rest] == ["list-b", "list-c"]
+        assert await store.list_streams(stream_type="contract.None") == []
 
     async def test_stream_version(self, store: EventStore) -> None:
         stream_id = await self._stream(store, 3)
@@ -309,6 +342,11 @@ class EventStoreContract:
         if store.capabilities.total_order:
             assert [e.event_id for e in everything] == appended
         assert await store.read_all(after=everything[-1].position) == []
+        # Position tokens are JSON-serialisable and work after a round trip (checkpoints store them so).
+        middle = everything[len(everything) // 2].position
+        restored = json.loads(json.dumps(middle))
+        after_middle = await store.read_all(after=restored, limit=10_000)
+        assert [e.event_id for e in after_middle] == [e.event_id for e in everything[len(everything) // 2 + 1 :]]
         with pytest.raises(ValueError, match="limit"):
             await store.read_all(limit=0)
 

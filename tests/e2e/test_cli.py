@@ -411,7 +411,7 @@ def test_failures_are_one_line_with_distinct_exit_codes(shop: str, shop_copy: Pa
         (4, ("events", "--store", url_of(tmp_path / "absent.db")), "no SQLite database at"),
         (4, ("init", "--store", url_of(tmp_path / "no" / "dir.db")), "unable to open database file"),
         (4, ("events", "--store", "postgresql://postgres@127.0.0.1:1/db"), "cannot open the PostgreSQL store"),
-        (5, (*replay, "e2e.Cart", "order-1"), "unknown event type 'e2e.order.placed'"),
+        (3, (*replay, "e2e.Cart", "order-1"), "stream 'order-1' holds a e2e.Order aggregate, not a e2e.Cart"),
     ]
     with sqlite3.connect(shop_copy) as db:
         db.execute("UPDATE events SET payload = ? WHERE stream_id = 'cart-1' AND version = 2", (b'{"sku": 1',))

@@ -59,6 +59,7 @@ from eventsourcing.errors import (
     EventSourcingError,
     StoreError,
     StoreUnavailable,
+    StreamTypeMismatch,
 )
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.serialization import EventMapper
@@ -67,6 +68,7 @@ from eventsourcing.stores.base import (
     AppendResult,
     Expected,
     StoredRef,
+    StreamInfo,
     admits,
     conflict,
     resolve_retry,
@@ -131,7 +133,9 @@ _ANY, _EXISTS = -1, -2
 # later one fail, and it is reported as a conflict.
 APPEND = """
 WITH head AS (
-    SELECT coalesce(max(version), 0) AS actual FROM events WHERE stream_id = $1
+    SELECT coalesce(max(version), 0) AS actual,
+           (SELECT stream_type FROM events WHERE stream_id = $1 ORDER BY version LIMIT 1) AS stored_type
+    FROM events WHERE stream_id = $1
 ), inserted AS (
     INSERT INTO events (stream_id, stream_type, version, event_id, event_type, schema_version,
                         timestamp, metadata, payload)
@@ -139,10 +143,12 @@ WITH head AS (
     FROM head,
          unnest($4::uuid[], $5::text[], $6::int[], $7::timestamptz[], $8::bytea[], $9::bytea[])
              WITH ORDINALITY AS e(event_id, event_type, schema_version, ts, metadata, payload, n)
-    WHERE $3::int = -1 OR ($3::int = -2 AND head.actual > 0) OR $3::int = head.actual
+    WHERE ($3::int = -1 OR ($3::int = -2 AND head.actual > 0) OR $3::int = head.actual)
+      AND (head.stored_type IS NULL OR head.stored_type = $2)
     RETURNING xid, position
 )
 SELECT head.actual,
+       head.stored_type,
        last.xid::text::bigint AS xid,
        last.position,
        CASE WHEN last.position IS NULL
@@ -158,17 +164,20 @@ CREATE OR REPLACE FUNCTION eventsourcing_append_strict(
     p_stream_id text, p_stream_type text, p_expected int, p_lock_timeout text,
     p_event_ids uuid[], p_event_types text[], p_schema_versions int[], p_timestamps timestamptz[],
     p_metadata bytea[], p_payloads bytea[]
-) RETURNS TABLE (actual int, xid bigint, last_position bigint, reused boolean)
+) RETURNS TABLE (actual int, stored_type text, xid bigint, last_position bigint, reused boolean)
 LANGUAGE plpgsql AS $fn$
 DECLARE
     v_actual int;
+    v_type text;
     v_base bigint;
 BEGIN
     PERFORM set_config('lock_timeout', p_lock_timeout, true);
     LOCK TABLE events IN EXCLUSIVE MODE;
     SELECT coalesce(max(e.version), 0) INTO v_actual FROM events AS e WHERE e.stream_id = p_stream_id;
-    IF NOT (p_expected = -1 OR (p_expected = -2 AND v_actual > 0) OR p_expected = v_actual) THEN
-        RETURN QUERY SELECT v_actual, NULL::bigint, NULL::bigint,
+    SELECT e.stream_type INTO v_type FROM events AS e WHERE e.stream_id = p_stream_id ORDER BY e.version LIMIT 1;
+    IF NOT (p_expected = -1 OR (p_expected = -2 AND v_actual > 0) OR p_expected = v_actual)
+       OR (v_type IS NOT NULL AND v_type <> p_stream_type) THEN
+        RETURN QUERY SELECT v_actual, v_type, NULL::bigint, NULL::bigint,
             EXISTS (SELECT 1 FROM events AS e WHERE e.event_id = ANY(p_event_ids));
         RETURN;
     END IF;
@@ -181,7 +190,7 @@ BEGIN
          WITH ORDINALITY AS b(event_id, event_type, schema_version, ts, metadata, payload, n);
     -- Keep the identity sequence ahead, so that nothing numbered by it can collide.
     PERFORM setval(pg_get_serial_sequence('events', 'position'), v_base + cardinality(p_event_ids));
-    RETURN QUERY SELECT v_actual, pg_current_xact_id()::text::bigint, v_base + cardinality(p_event_ids), false;
+    RETURN QUERY SELECT v_actual, v_type, pg_current_xact_id()::text::bigint, v_base + cardinality(p_event_ids), false;
 END
 $fn$
 """
@@ -189,6 +198,9 @@ APPEND_STRICT = "SELECT * FROM eventsourcing_append_strict($1, $2, $3, $4, $5, $
 
 _EVENT_FIELDS = "stream_id, version, event_id, event_type, schema_version, timestamp, metadata, payload"
 _VERSION = "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1"
+_STREAM_HEAD = "SELECT version, stream_type FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1"
+_STREAMS = "SELECT stream_id, min(stream_type), max(version) FROM events WHERE stream_id > $1"
+_STREAMS_TAIL = " GROUP BY stream_id ORDER BY stream_id LIMIT $2"
 # The horizon is an InitPlan (evaluated once); rows below it belong to finished transactions only.
 _BELOW_HORIZON = "xid < (SELECT pg_snapshot_xmin(pg_current_snapshot()))"
 
@@ -279,8 +291,10 @@ async def append_rows(
         timeout = f"{max(1, round(strict_lock_timeout * 1000))}ms"
         row = await connection.fetchrow(APPEND_STRICT, stream_id, stream_type, code, timeout, *columns)
     assert row is not None
-    actual, xid, position, reused = row
+    actual, stored_type, xid, position, reused = row
     if position is None:
+        if not reused and stored_type is not None and stored_type != stream_type:
+            raise StreamTypeMismatch(stream_id, stream_type, stored_type)
         return actual, None, bool(reused)
     return actual, position if strict_lock_timeout is not None else [xid, position], False
 
@@ -441,6 +455,19 @@ class PostgresBackend:
 
     async def stream_version(self, stream_id: str) -> int:
         return int(await self._read(_fetchval, _VERSION, stream_id))
+
+    async def stream_info(self, stream_id: str) -> StreamInfo | None:
+        rows = await self._read(_fetch, _STREAM_HEAD, stream_id)
+        return StreamInfo(stream_id, rows[0][1], rows[0][0]) if rows else None
+
+    async def list_streams(self, stream_type: str | None, after: str | None, limit: int) -> list[StreamInfo]:
+        if stream_type is None:
+            rows = await self._read(_fetch, _STREAMS + _STREAMS_TAIL, after or "", limit)
+        else:
+            rows = await self._read(
+                _fetch, _STREAMS + " AND stream_type = $3" + _STREAMS_TAIL, after or "", limit, stream_type
+            )
+        return [StreamInfo(*row) for row in rows]
 
     def _decode(self, rows: list[Any]) -> list[RecordedEvent[DomainEvent]]:
         mapper = self._mapper

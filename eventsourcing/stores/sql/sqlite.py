@@ -33,7 +33,9 @@ from eventsourcing.stores.base import (
     AppendResult,
     Expected,
     StoredRef,
+    StreamInfo,
     admits,
+    check_stream_type,
     conflict,
     resolve_retry,
     utc_timestamp,
@@ -67,6 +69,8 @@ _INSERT = (
     "timestamp, metadata, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _VERSION = "SELECT max(version) FROM events WHERE stream_id = ?"
+_HEAD = "SELECT version, stream_type FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1"
+_STREAMS = "SELECT stream_id, stream_type, max(version) FROM events WHERE stream_id > ?"
 _READ = f"SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ? AND version >= ? AND version <= ?"
 _READ_ALL = f"SELECT {EVENT_COLUMNS} FROM events WHERE position > ?"
 _BY_ID = f"SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?"
@@ -106,13 +110,14 @@ class SQLiteBackend:
             )
             for e in events
         ]
-        outcome = await self._call(_append, stream_id, rows, expected)
+        outcome = await self._call(_append, stream_id, stream_type, rows, expected)
         if isinstance(outcome, AppendResult):
             return outcome
-        actual, refs = outcome
+        actual, stored_type, refs = outcome
         retry = resolve_retry(stream_id, [e.event_id for e in events], refs)
         if retry is not None:
             return retry
+        check_stream_type(stream_id, stream_type, stored_type)
         raise conflict(stream_id, expected, actual)
 
     async def read(
@@ -144,6 +149,18 @@ class SQLiteBackend:
         rows = await self._call(_fetch, _VERSION, [stream_id])
         return int(rows[0][0] or 0)
 
+    async def stream_info(self, stream_id: str) -> StreamInfo | None:
+        rows = await self._call(_fetch, _HEAD, [stream_id])
+        return StreamInfo(stream_id, rows[0][1], rows[0][0]) if rows else None
+
+    async def list_streams(self, stream_type: str | None, after: str | None, limit: int) -> list[StreamInfo]:
+        sql, params = _STREAMS, [after or ""]
+        if stream_type is not None:
+            sql += " AND stream_type = ?"
+            params.append(stream_type)
+        rows = await self._call(_fetch, sql + " GROUP BY stream_id ORDER BY stream_id LIMIT ?", [*params, limit])
+        return [StreamInfo(*row) for row in rows]
+
     def _decode(self, rows: list[tuple[Any, ...]]) -> list[RecordedEvent[DomainEvent]]:
         mapper, parse = self._mapper, dt.datetime.fromisoformat
         return [decode_row(mapper, row, timestamp=parse(row[6])) for row in rows]
@@ -157,15 +174,16 @@ def _fetch(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[tupl
 
 
 def _append(
-    db: sqlite3.Connection, stream_id: str, rows: list[tuple[Any, ...]], expected: Expected
-) -> AppendResult | tuple[int, list[StoredRef]]:
+    db: sqlite3.Connection, stream_id: str, stream_type: str, rows: list[tuple[Any, ...]], expected: Expected
+) -> AppendResult | tuple[int, str | None, list[StoredRef]]:
     """Append under the write lock. Returns the result, or (actual version, refs of reused ids)."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        actual = db.execute(_VERSION, (stream_id,)).fetchone()[0] or 0
-        if not admits(expected, actual):
+        head = db.execute(_HEAD, (stream_id,)).fetchone()
+        actual, stored_type = (0, None) if head is None else head
+        if not admits(expected, actual) or (stored_type is not None and stored_type != stream_type):
             db.rollback()
-            return actual, _refs(db, rows)
+            return actual, stored_type, _refs(db, rows)
         if not rows:
             db.rollback()
             last = db.execute("SELECT max(position) FROM events WHERE stream_id = ?", (stream_id,)).fetchone()
@@ -178,7 +196,7 @@ def _append(
             refs = _refs(db, rows)
             if not refs:  # the (stream_id, version) constraint: cannot happen under the lock, but never store
                 raise ConcurrencyError(stream_id, expected, actual, "version taken") from None
-            return actual, refs
+            return actual, stored_type, refs
         position = db.execute("SELECT last_insert_rowid()").fetchone()[0]
         db.execute("COMMIT")
     except BaseException:

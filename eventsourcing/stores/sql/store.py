@@ -19,6 +19,7 @@ from eventsourcing.stores.base import (
     AppendResult,
     Expected,
     StoreCapabilities,
+    StreamInfo,
     check_append_args,
     check_limit,
     check_read_args,
@@ -39,6 +40,8 @@ class _Backend(Protocol):
     ) -> list[RecordedEvent[DomainEvent]]: ...
     async def get_event(self, event_id: UUID) -> RecordedEvent[DomainEvent] | None: ...
     async def stream_version(self, stream_id: str) -> int: ...
+    async def stream_info(self, stream_id: str) -> StreamInfo | None: ...
+    async def list_streams(self, stream_type: str | None, after: str | None, limit: int) -> list[StreamInfo]: ...
 
 
 class SQLEventStore:
@@ -133,6 +136,15 @@ class SQLEventStore:
 
     async def stream_version(self, stream_id: str) -> int:
         return await self._backend.stream_version(stream_id)
+
+    async def stream_info(self, stream_id: str) -> StreamInfo | None:
+        return await self._backend.stream_info(stream_id)
+
+    async def list_streams(
+        self, *, stream_type: str | None = None, after: str | None = None, limit: int = 1000
+    ) -> list[StreamInfo]:
+        check_limit(limit)
+        return await self._backend.list_streams(stream_type, after, limit)
 
     def __repr__(self) -> str:
         return f"SQLEventStore({self.url!r})"
