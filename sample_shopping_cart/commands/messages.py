@@ -1,0 +1,102 @@
+"""The commands, as validated messages. Their ``command_type`` names are pinned (clients use them).
+
+Shape checks (types, non-empty strings) live here, so a malformed request is refused before any
+handler runs (`InvalidCommand`); rules that depend on state (a closed cart, a discontinued product)
+live in the aggregates.
+
+Commands that create an aggregate take its id from the client (``cart_id``, ``sku``), so a retried
+creation can never create a second aggregate. Commands on an existing cart may name the version the
+client last saw (``expected_version``): if the cart has changed since, the command is refused with
+`ConcurrencyError` instead of being applied to a state the client never saw.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from eventsourcing import Command
+
+# Every command names the one aggregate it changes (`aggregate_id`): one aggregate per command.
+
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class ProductCommand(Command):
+    """A command on one product of the catalog (its SKU is the product's id)."""
+
+    sku: Id
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.sku
+
+
+class ListProduct(ProductCommand):
+    command_type = "product.list"
+    name: Text
+    price: Decimal
+
+
+class ChangePrice(ProductCommand):
+    command_type = "product.change_price"
+    price: Decimal
+
+
+class DiscontinueProduct(ProductCommand):
+    command_type = "product.discontinue"
+
+
+class OpenCart(Command):
+    command_type = "cart.open"
+    cart_id: Id
+    customer_id: Id
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.cart_id
+
+
+class CartCommand(Command):
+    """A command on an existing cart."""
+
+    cart_id: Id
+    expected_version: int | None = Field(default=None, ge=1)
+
+    @property
+    def aggregate_id(self) -> str:
+        return self.cart_id
+
+
+class AddItem(CartCommand):
+    command_type = "cart.add_item"
+    sku: Id
+    quantity: int = 1
+
+
+class RemoveItem(CartCommand):
+    command_type = "cart.remove_item"
+    sku: Id
+
+
+class ChangeQuantity(CartCommand):
+    command_type = "cart.change_quantity"
+    sku: Id
+    quantity: int
+
+
+class ApplyDiscount(CartCommand):
+    command_type = "cart.apply_discount"
+    code: Id
+
+
+class CheckOut(CartCommand):
+    command_type = "cart.check_out"
+
+
+class AbandonCart(CartCommand):
+    command_type = "cart.abandon"
+    reason: Text = "abandoned by the customer"

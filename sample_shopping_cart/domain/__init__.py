@@ -1,0 +1,69 @@
+"""The shop's domain: carts and products, their events and their rules. Pure: no I/O.
+
+Importing this package declares every event and aggregate class, which is what the CLI needs
+(``eventsourcing replay --app sample_shopping_cart.domain cart CART_ID``).
+"""
+
+from sample_shopping_cart.domain.cart import CartStatus, ShoppingCart
+from sample_shopping_cart.domain.cart_events import (
+    CartAbandoned,
+    CartCheckedOut,
+    CartLine,
+    CartOpened,
+    DiscountApplied,
+    ItemAdded,
+    ItemQuantityChanged,
+    ItemRemoved,
+)
+from sample_shopping_cart.domain.discounts import DISCOUNT_CODES, DiscountCode, find_discount
+from sample_shopping_cart.domain.errors import (
+    CartAlreadyExists,
+    CartClosed,
+    DiscountAlreadyApplied,
+    EmptyCart,
+    InvalidPrice,
+    InvalidQuantity,
+    ItemNotInCart,
+    ProductAlreadyListed,
+    ProductUnavailable,
+    ShopError,
+    UnknownDiscountCode,
+    UnknownProduct,
+)
+from sample_shopping_cart.domain.money import cents, price
+from sample_shopping_cart.domain.product import Product
+from sample_shopping_cart.domain.product_events import ProductDiscontinued, ProductListed, ProductPriceChanged
+
+__all__ = [
+    "DISCOUNT_CODES",
+    "CartAbandoned",
+    "CartAlreadyExists",
+    "CartCheckedOut",
+    "CartClosed",
+    "CartLine",
+    "CartOpened",
+    "CartStatus",
+    "DiscountAlreadyApplied",
+    "DiscountApplied",
+    "DiscountCode",
+    "EmptyCart",
+    "InvalidPrice",
+    "InvalidQuantity",
+    "ItemAdded",
+    "ItemNotInCart",
+    "ItemQuantityChanged",
+    "ItemRemoved",
+    "Product",
+    "ProductAlreadyListed",
+    "ProductDiscontinued",
+    "ProductListed",
+    "ProductPriceChanged",
+    "ProductUnavailable",
+    "ShopError",
+    "ShoppingCart",
+    "UnknownDiscountCode",
+    "UnknownProduct",
+    "cents",
+    "find_discount",
+    "price",
+]

@@ -1,0 +1,150 @@
+"""`Shop`: the application object. One event store, one command bus, the views and their runner.
+
+Everything that talks to the shop (the HTTP API, the demo, the tests) goes through it::
+
+    async with Shop("sqlite:///shop.db") as shop:
+        await shop.execute(OpenCart(cart_id="cart-1", customer_id="alice"))
+        cart = await shop.cart("cart-1")
+        summaries = await cart_summaries(await shop.views())
+
+Where the views live: a PostgreSQL event store keeps them in the same database; a SQLite store
+``shop.db`` keeps them next to it in ``shop-views.db``; an in-memory store keeps them in a SQLite file
+in a temporary directory, removed on close. ``views_url`` overrides the choice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Self
+
+from eventsourcing import (
+    Command,
+    CommandBus,
+    CommandResult,
+    DomainEvent,
+    EventStore,
+    RecordedEvent,
+    Repository,
+    open_store,
+)
+from projections import CheckpointStore, ProjectionRunner, ProjectionStatus
+from sample_shopping_cart.catalog import starter_catalog
+from sample_shopping_cart.commands import build_bus
+from sample_shopping_cart.domain import Product, ShoppingCart
+from sample_shopping_cart.views import all_projectors
+
+
+class Shop:
+    def __init__(self, store_url: str, views_url: str | None = None, *, views_timeout: float = 5.0) -> None:
+        self.store_url = store_url
+        self.views_timeout = views_timeout
+        self._temp_dir: str | None = None
+        if views_url is None:
+            views_url = self._default_views_url(store_url)
+        self.views_url = views_url
+        self.store: EventStore = open_store(store_url)
+        self.bus: CommandBus = build_bus(self.store)
+        self.carts = Repository(ShoppingCart, self.store)
+        self.products = Repository(Product, self.store)
+        self.runner = ProjectionRunner(self.store, views_url, all_projectors())
+        self._last_write: Any = None
+        self._following: asyncio.Task[None] | None = None
+
+    def _default_views_url(self, store_url: str) -> str:
+        scheme = store_url.split(":", 1)[0].lower()
+        if scheme.startswith("sqlite") and store_url.endswith(".db"):
+            return store_url[: -len(".db")] + "-views.db"
+        if scheme.startswith("sqlite"):
+            return store_url + "-views"
+        if scheme.startswith("postgres"):
+            return store_url
+        # An in-memory event store: SQL views need a database, so a throwaway file.
+        self._temp_dir = tempfile.mkdtemp(prefix="shop-views-")
+        return f"sqlite:///{Path(self._temp_dir) / 'views.db'}"
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        await self.store.open()
+        try:
+            await self.runner.open()
+        except BaseException:
+            await self.store.close()
+            raise
+
+    async def close(self) -> None:
+        await self.stop_following()
+        try:
+            await self.runner.close()
+        finally:
+            await self.store.close()
+            if self._temp_dir is not None:
+                shutil.rmtree(self._temp_dir, ignore_errors=True)
+
+    def follow(self) -> None:
+        """Keep the views up to date in the background (a server); without it they catch up on reads."""
+        if self._following is None:
+            self._following = asyncio.create_task(self.runner.run(), name="shop-projections")
+
+    async def stop_following(self) -> None:
+        task, self._following = self._following, None
+        if task is not None:
+            self.runner.stop()
+            with contextlib.suppress(Exception):
+                await task
+
+    # -- the write side -----------------------------------------------------------------------------
+
+    async def execute(self, command: Command) -> CommandResult:
+        """Dispatch ``command`` (idempotent on its id) and remember where its events are in the log."""
+        result = await self.bus.dispatch(command)
+        aggregate_id: str | None = getattr(command, "aggregate_id", None)
+        if aggregate_id is not None:
+            info = await self.store.stream_info(aggregate_id)
+            if info is not None:
+                (last,) = await self.store.read(aggregate_id, from_version=info.version)
+                self._last_write = last.position
+        self.runner.wake()
+        return result
+
+    async def seed_catalog(self) -> None:
+        for command in starter_catalog():
+            await self.execute(command)
+
+    # -- reading aggregates (the source of truth) ---------------------------------------------------
+
+    async def cart(self, cart_id: str, *, as_of: dt.datetime | None = None, version: int | None = None) -> ShoppingCart:
+        return await self.carts.get(cart_id, as_of=as_of, version=version)
+
+    async def history(self, aggregate_id: str) -> list[RecordedEvent[DomainEvent]]:
+        return await self.store.read(aggregate_id)
+
+    # -- the read side --------------------------------------------------------------------------------
+
+    async def views(self) -> CheckpointStore:
+        """The view database, once the views have applied this shop's own writes (read-your-writes)."""
+        if self._last_write is not None:
+            await self.runner.wait_until_caught_up(self._last_write, self.views_timeout)
+        return self.runner.views
+
+    async def catch_up(self) -> int:
+        return await self.runner.catch_up()
+
+    async def rebuild_views(self) -> dict[str, int]:
+        """Drop every view and replay the whole log into it; returns events read per view."""
+        return {name: await self.runner.rebuild(name) for name in self.runner.names}
+
+    async def views_status(self) -> list[ProjectionStatus]:
+        return await self.runner.status()
