@@ -30,7 +30,7 @@ from sample_shopping_cart.domain.errors import (
     UnknownDiscountCode,
     UnknownProduct,
 )
-from sample_shopping_cart.domain.money import cents, price
+from sample_shopping_cart.domain.money import cents, from_cents, price
 from sample_shopping_cart.domain.product import Product
 from sample_shopping_cart.domain.product_events import ProductDiscontinued, ProductListed, ProductPriceChanged
 
@@ -65,5 +65,6 @@ __all__ = [
     "UnknownProduct",
     "cents",
     "find_discount",
+    "from_cents",
     "price",
 ]

@@ -1,0 +1,53 @@
+"""``python -m sample_shopping_cart demo | serve [--store URL] [--port N]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+from pathlib import Path
+
+from eventsourcing import EventSourcingError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sample_shopping_cart", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run a scripted scenario and print events, views and a time-travel replay")
+    demo.add_argument("--store", help="event store URL (default: a new SQLite file in a temporary directory)")
+    serve = sub.add_parser("serve", help="serve the HTTP API and the web page on 127.0.0.1")
+    serve.add_argument("--store", default="sqlite:///shop.db", help="event store URL (default: %(default)s)")
+    serve.add_argument("--views", help="view database URL (default: derived from --store)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s; 0 picks a free one)")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "demo":
+            from sample_shopping_cart.demo import run_demo
+
+            store = args.store or f"sqlite:///{Path(tempfile.mkdtemp(prefix='shop-demo-')) / 'shop.db'}"
+            asyncio.run(run_demo(store))
+            return 0
+        return _serve(args.store, args.views, args.port)
+    except EventSourcingError as err:
+        print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _serve(store: str, views: str | None, port: int) -> int:
+    try:
+        import uvicorn
+    except ImportError:
+        print("error: serving needs the app extra: pip install 'async-eventsourcing[app]'", file=sys.stderr)
+        return 1
+    from sample_shopping_cart.api import create_app
+
+    print(f"shop: store {store}; open http://127.0.0.1:{port}/ (API docs at /docs)", flush=True)
+    uvicorn.run(create_app(store, views_url=views), host="127.0.0.1", port=port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

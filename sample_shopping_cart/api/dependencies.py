@@ -1,0 +1,68 @@
+"""Request-scoped helpers shared by the routes: the shop, command ids, expected versions, timestamps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Header, HTTPException, Query, Request
+
+from eventsourcing import InvalidTimestamp
+from sample_shopping_cart.api.schemas import CartChangeBody, CommandBody
+from sample_shopping_cart.shop import Shop
+
+
+def get_shop(request: Request) -> Shop:
+    shop: Shop = request.app.state.shop
+    return shop
+
+
+ShopDep = Annotated[Shop, Depends(get_shop)]
+CommandIdHeader = Annotated[
+    UUID | None, Header(alias="Command-Id", description="Idempotency key of the command (or `command_id` in the body)")
+]
+IfMatchHeader = Annotated[
+    str | None, Header(alias="If-Match", description='The cart version the change is based on, e.g. "3" (its ETag)')
+]
+AsOfQuery = Annotated[
+    str | None,
+    Query(description="ISO 8601 moment (e.g. 2024-05-01T12:30:00+02:00; without an offset it means UTC)"),
+]
+
+
+def command_fields(body: CommandBody, header: UUID | None) -> dict[str, object]:
+    """``command_id`` from the header or the body (they must agree); none given: the command makes one."""
+    if header is not None and body.command_id is not None and header != body.command_id:
+        raise HTTPException(422, "the Command-Id header and the body's command_id differ")
+    command_id = header or body.command_id
+    return {} if command_id is None else {"command_id": command_id}
+
+
+def change_fields(body: CartChangeBody, header: UUID | None, if_match: str | None) -> dict[str, object]:
+    fields = command_fields(body, header)
+    expected = body.expected_version
+    if if_match is not None:
+        try:
+            from_header = int(if_match.strip().removeprefix("W/").strip('"'))
+        except ValueError:
+            raise HTTPException(422, f'If-Match must be a cart version such as "3", not {if_match!r}') from None
+        if expected is not None and expected != from_header:
+            raise HTTPException(422, "If-Match and the body's expected_version differ")
+        expected = from_header
+    if expected is not None:
+        fields["expected_version"] = expected
+    return fields
+
+
+def parse_as_of(value: str | None) -> dt.datetime | None:
+    """An aware datetime from ISO 8601 text; naive means UTC (as in the CLI)."""
+    if value is None or not value.strip():
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidTimestamp(
+            f"as_of: {value!r} is not an ISO 8601 timestamp (for example 2024-05-01T12:30:00+02:00)"
+        ) from None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment

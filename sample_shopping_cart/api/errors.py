@@ -1,0 +1,72 @@
+"""From errors to HTTP answers, in one place: ``{"error": CODE, "detail": ...}`` with a 4xx status.
+
+- 404 ``not_found``: no such cart or product (or none yet at ``as_of``);
+- 409 ``concurrency_conflict``: the aggregate changed since the client read it (``expected_version``
+  or ``If-Match``), or another writer won a race; reload and decide again;
+- 409 for creating what exists (``cart_already_exists``, ``product_already_listed``);
+- 422 for everything the client must change: a malformed request (``invalid_request``), a broken
+  rule of the shop (its own code: ``cart_closed``, ``invalid_quantity``, ``unknown_product``, ...),
+  a command id reused for another request (``command_id_reused``), a bad ``as_of`` (``invalid_timestamp``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from eventsourcing import AggregateNotFound, CommandError, ConcurrencyError, InvalidCommand, InvalidTimestamp
+from sample_shopping_cart.domain import CartAlreadyExists, ProductAlreadyListed, ShopError
+
+CONFLICTS = (CartAlreadyExists, ProductAlreadyListed)
+
+
+def answer(status: int, error: str, detail: Any, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail, **extra}, status_code=status)
+
+
+def _validation_errors(errors: Any) -> list[dict[str, Any]]:
+    return [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ShopError)
+    async def shop_error(request: Request, err: ShopError) -> JSONResponse:
+        return answer(409 if isinstance(err, CONFLICTS) else 422, err.code, str(err))
+
+    @app.exception_handler(AggregateNotFound)
+    async def not_found(request: Request, err: AggregateNotFound) -> JSONResponse:
+        return answer(404, "not_found", str(err))
+
+    @app.exception_handler(ConcurrencyError)
+    async def conflict(request: Request, err: ConcurrencyError) -> JSONResponse:
+        return answer(
+            409,
+            "concurrency_conflict",
+            f"{err}: reload and decide again",
+            expected_version=err.expected if isinstance(err.expected, int) else None,
+            actual_version=err.actual,
+        )
+
+    @app.exception_handler(InvalidCommand)
+    async def invalid_command(request: Request, err: InvalidCommand) -> JSONResponse:
+        return answer(422, "invalid_request", _validation_errors(err.errors))
+
+    @app.exception_handler(ValidationError)
+    async def invalid_model(request: Request, err: ValidationError) -> JSONResponse:
+        return answer(422, "invalid_request", _validation_errors(err.errors()))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:
+        return answer(422, "invalid_request", _validation_errors(err.errors()))
+
+    @app.exception_handler(CommandError)
+    async def reused_id(request: Request, err: CommandError) -> JSONResponse:
+        return answer(422, "command_id_reused", str(err))
+
+    @app.exception_handler(InvalidTimestamp)
+    async def bad_timestamp(request: Request, err: InvalidTimestamp) -> JSONResponse:
+        return answer(422, "invalid_timestamp", str(err))
