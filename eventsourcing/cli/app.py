@@ -12,13 +12,13 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from eventsourcing.cli.commands import events, init, replay, snapshots
+from eventsourcing.cli.commands import events, init, projections, replay, snapshots
 from eventsourcing.cli.failures import ExitCode, classify
 
-HELP = """Replay aggregates to any point in time, list events, manage snapshots, create schemas.
+HELP = """Replay aggregates to any point in time, list events, manage snapshots and projections, create schemas.
 
 Exit codes: 0 success, 1 failure, 2 usage (bad option, timestamp, URL or --app module), 3 not found
-(aggregate type, stream, version, or nothing at that time), 4 store unavailable, 5 stored data that
+(aggregate type, stream, version, projector, or nothing at that time), 4 store unavailable, 5 stored data that
 cannot be decoded, 130 interrupted. Errors are one line on stderr; --debug adds the traceback.
 """
 
@@ -33,6 +33,7 @@ app = typer.Typer(
 app.command("replay", no_args_is_help=True)(replay.command)
 app.command("events", no_args_is_help=True)(events.command)
 app.add_typer(snapshots.app, name="snapshots")
+app.add_typer(projections.app, name="projections")
 app.command("init", no_args_is_help=True)(init.command)
 
 _debug = False
