@@ -51,8 +51,11 @@ class Shop:
         self.bus: CommandBus = build_bus(self.store)
         self.carts = Repository(ShoppingCart, self.store)
         self.products = Repository(Product, self.store)
-        self.runner = ProjectionRunner(self.store, views_url, all_projectors())
-        self._last_write: Any = None
+        self.projectors = all_projectors()
+        self.runner = ProjectionRunner(self.store, views_url, self.projectors)
+        # Per projector, the position of this shop's last write among the streams it follows (a
+        # projector that filters by stream type never reaches positions of other types' events).
+        self._last_write: dict[str, Any] = {}
         self._following: asyncio.Task[None] | None = None
 
     def _default_views_url(self, store_url: str) -> str:
@@ -115,7 +118,9 @@ class Shop:
             info = await self.store.stream_info(aggregate_id)
             if info is not None:
                 (last,) = await self.store.read(aggregate_id, from_version=info.version)
-                self._last_write = last.position
+                for projector in self.projectors:
+                    if projector.stream_types is None or info.stream_type in projector.stream_types:
+                        self._last_write[projector.name] = last.position
         self.runner.wake()
         return result
 
@@ -135,8 +140,8 @@ class Shop:
 
     async def views(self) -> CheckpointStore:
         """The view database, once the views have applied this shop's own writes (read-your-writes)."""
-        if self._last_write is not None:
-            await self.runner.wait_until_caught_up(self._last_write, self.views_timeout)
+        for name, position in self._last_write.items():
+            await self.runner.wait_until_caught_up(position, self.views_timeout, name)
         return self.runner.views
 
     async def catch_up(self) -> int:
