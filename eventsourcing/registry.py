@@ -24,6 +24,8 @@ class EventRegistry:
     def __init__(self) -> None:
         self._by_name: dict[str, type[DomainEvent]] = {}
         self._upcasters: dict[str, dict[int, Upcaster]] = {}
+        self.generation = 0
+        """Bumped on every change, so that decoders cached from it know when to forget."""
 
     def register(self, cls: type[DomainEvent]) -> None:
         for name in (cls.event_type, *cls.aliases):
@@ -34,10 +36,12 @@ class EventRegistry:
                     "give one of them another name (class attribute `event_type`)"
                 )
             self._by_name[name] = cls
+        self.generation += 1
 
     def forget(self, name: str) -> None:
         """Remove a name (tests use this to simulate data written by code this process lacks)."""
         self._by_name.pop(name, None)
+        self.generation += 1
 
     def resolve(self, name: str) -> type[DomainEvent]:
         try:
@@ -61,6 +65,7 @@ class EventRegistry:
                 f"{cls.schema_version}, so upcasters exist for versions 1..{cls.schema_version - 1}"
             )
         self._upcasters.setdefault(cls.event_type, {})[from_version] = fn
+        self.generation += 1
 
     def upcast(self, cls: type[DomainEvent], stored_version: int, data: dict[str, Any]) -> dict[str, Any]:
         """Bring ``data`` stored at ``stored_version`` to ``cls.schema_version`` (v1→v2→v3...)."""

@@ -7,8 +7,9 @@ decoding failure into a specific `SerializationError` that names the event.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -36,6 +37,11 @@ class JSONCodec:
 
     name = "json"
 
+    def decoder(self, cls: type[DomainEvent]) -> Callable[[bytes], DomainEvent]:
+        """The fastest way to decode ``cls`` (pydantic-core's JSON validator, no Python in between)."""
+        validate: Callable[[bytes], DomainEvent] = cls.__pydantic_validator__.validate_json
+        return validate
+
     def encode(self, event: DomainEvent) -> bytes:
         return event.__pydantic_serializer__.to_json(event)
 
@@ -55,6 +61,8 @@ class EventMapper:
     def __init__(self, codec: Codec | None = None, registry: EventRegistry | None = None) -> None:
         self.codec: Codec = codec or JSONCodec()
         self.registry = registry or events_registry
+        self._decoders: dict[tuple[str, int], Callable[[bytes], DomainEvent]] = {}
+        self._generation = -1
 
     def encode(self, event: DomainEvent) -> bytes:
         try:
@@ -62,13 +70,36 @@ class EventMapper:
         except Exception as err:  # a value the codec cannot represent
             raise SerializationError(f"cannot encode {event.event_type!r}: {err}") from err
 
-    def decode(self, event_type: str, schema_version: int, data: bytes, *, stream_id: str, version: int) -> DomainEvent:
+    def decoders(self) -> dict[tuple[str, int], Callable[[bytes], DomainEvent]]:
+        """Decoders by (stored type name, stored schema version), for the hot loops of stores.
+
+        A missing key means "not built yet": call `decode`, which builds and caches it (or raises
+        the precise error). A decoder may raise anything on bad data; `decode` names the problem.
+        """
+        if self._generation != self.registry.generation:
+            self._decoders.clear()
+            self._generation = self.registry.generation
+        return self._decoders
+
+    def _decoder(self, event_type: str, schema_version: int) -> Callable[[bytes], DomainEvent]:
         cls = self.registry.resolve(event_type)
+        fn: Callable[[bytes], DomainEvent]
+        if schema_version == cls.schema_version:
+            fast = getattr(self.codec, "decoder", None)
+            fn = fast(cls) if fast is not None else functools.partial(self.codec.decode, cls)
+        else:
+            registry, decode_dict = self.registry, self.codec.decode_dict
+
+            def fn(data: bytes) -> DomainEvent:
+                return cls.model_validate(registry.upcast(cls, schema_version, decode_dict(data)))
+
+        self.decoders()[(event_type, schema_version)] = fn
+        return fn
+
+    def decode(self, event_type: str, schema_version: int, data: bytes, *, stream_id: str, version: int) -> DomainEvent:
+        fn = self.decoders().get((event_type, schema_version)) or self._decoder(event_type, schema_version)
         try:
-            if schema_version == cls.schema_version:
-                return self.codec.decode(cls, data)
-            upcast = self.registry.upcast(cls, schema_version, self.codec.decode_dict(data))
-            return cls.model_validate(upcast)
+            return fn(data)
         except SerializationError:
             raise
         except (ValidationError, ValueError, TypeError, KeyError) as err:

@@ -137,3 +137,18 @@ async def test_aiosqlite_still_exposes_the_stdlib_connection(tmp_path: Path) -> 
 
     async with aiosqlite.connect(tmp_path / "x.db") as conn:
         assert isinstance(conn._conn, sqlite3.Connection)
+
+
+async def test_a_batch_larger_than_one_statement_is_still_atomic(tmp_path: Path) -> None:
+    from eventsourcing import DuplicateEventId
+    from eventsourcing.testing.contract import STREAM_TYPE, batch
+
+    async with SQLEventStore(url(tmp_path / "e.db")) as store:
+        big = batch(1, 9_000)  # three INSERT statements in one transaction
+        result = await store.append("big", big, 0, stream_type=STREAM_TYPE)
+        assert result.version == 9_000
+        assert [e.version for e in await store.read("big")] == list(range(1, 9_001))
+        poisoned = [*batch(1, 8_500), big[0]]  # the last chunk reuses a stored id
+        with pytest.raises(DuplicateEventId):
+            await store.append("other", poisoned, 0, stream_type=STREAM_TYPE)
+        assert await store.stream_version("other") == 0  # the first chunks were rolled back too

@@ -74,7 +74,7 @@ from eventsourcing.stores.base import (
     resolve_retry,
     utc_timestamp,
 )
-from eventsourcing.stores.sql.rows import decode_row
+from eventsourcing.stores.sql.rows import decode_rows
 
 try:
     import asyncpg
@@ -470,8 +470,7 @@ class PostgresBackend:
         return [StreamInfo(*row) for row in rows]
 
     def _decode(self, rows: list[Any]) -> list[RecordedEvent[DomainEvent]]:
-        mapper = self._mapper
-        return [decode_row(mapper, row) for row in rows]
+        return decode_rows(self._mapper, rows)
 
     # -- execution ----------------------------------------------------------------------------
 

@@ -3,31 +3,72 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
+from collections.abc import Iterable, Sequence
 from typing import Any
-from uuid import UUID
 
-from eventsourcing.events import DomainEvent, RecordedEvent
+from eventsourcing.events import EMPTY_METADATA, DomainEvent, RecordedEvent
 from eventsourcing.serialization import EventMapper
 
 # The column order every SELECT of events returns.
 EVENT_COLUMNS = "position, stream_id, version, event_id, event_type, schema_version, timestamp, metadata, payload"
 
 
-def decode_row(mapper: EventMapper, row: tuple[Any, ...], *, timestamp: Any = None) -> RecordedEvent[DomainEvent]:
-    position, stream_id, version, event_id, event_type, schema_version, ts, metadata, payload = row
-    return RecordedEvent(
-        mapper.decode(event_type, schema_version, payload, stream_id=stream_id, version=version),
-        stream_id,
-        version,
-        position,
-        ts if timestamp is None else timestamp,
-        event_id if isinstance(event_id, UUID) else UUID(bytes=event_id),
-        event_type,
-        schema_version,
-        mapper.decode_metadata(metadata),
-    )
+def decode_rows(mapper: EventMapper, rows: Iterable[Sequence[Any]]) -> list[RecordedEvent[DomainEvent]]:
+    """Decode a page of rows in `EVENT_COLUMNS` order.
+
+    The hot loop of every replay and log read: one cached decoder per (type, schema version), the
+    event id and timestamp left in their stored form until someone reads them, and the cyclic
+    garbage collector paused for the page (a bounded loop with no ``await``, creating many
+    objects and no cycles: letting the collector walk them costs as much as decoding them).
+    """
+    decoders = mapper.decoders()
+    out: list[RecordedEvent[DomainEvent]] = []
+    append = out.append
+    decode_metadata = mapper.decode_metadata
+    collecting = gc.isenabled()
+    if collecting:
+        gc.disable()
+    try:
+        for position, stream_id, version, event_id, event_type, schema_version, ts, metadata, payload in rows:
+            try:
+                event = decoders[event_type, schema_version](payload)
+            except Exception:  # not cached yet, or bad data: the slow path builds the decoder or names the error
+                event = mapper.decode(event_type, schema_version, payload, stream_id=stream_id, version=version)
+            append(
+                RecordedEvent(
+                    event,
+                    stream_id,
+                    version,
+                    position,
+                    ts,
+                    event_id,
+                    event_type,
+                    schema_version,
+                    EMPTY_METADATA if metadata is None else decode_metadata(metadata),
+                )
+            )
+    finally:
+        if collecting:
+            gc.enable()
+    return out
+
+
+_last_second: tuple[tuple[int, ...], str] = ((), "")
 
 
 def iso_utc(value: dt.datetime) -> str:
-    """Fixed-width ISO 8601 in UTC, so text order is time order."""
-    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    """Fixed-width ISO 8601 in UTC (``2026-11-22T21:35:39.123456+00:00``), so text order is time order.
+
+    Events of one batch are mostly stamped within one second: its formatted text is kept, and only
+    the microseconds are formatted per event (``isoformat`` costs more than the rest of a row).
+    """
+    global _last_second
+    if value.tzinfo is not dt.UTC:
+        value = value.astimezone(dt.UTC)
+    key = (value.year, value.month, value.day, value.hour, value.minute, value.second)
+    cached_key, prefix = _last_second
+    if cached_key != key:
+        prefix = value.isoformat(timespec="seconds")[:19]
+        _last_second = (key, prefix)
+    return f"{prefix}.{value.microsecond:06d}+00:00"

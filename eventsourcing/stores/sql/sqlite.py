@@ -10,6 +10,8 @@ Execution: see `SQLiteRunner` (inline when nothing has to wait, a worker thread 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import itertools
 import sqlite3
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -26,10 +28,10 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from eventsourcing.errors import ConcurrencyError
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.serialization import EventMapper
 from eventsourcing.stores.base import (
+    ANY,
     AppendResult,
     Expected,
     StoredRef,
@@ -40,7 +42,7 @@ from eventsourcing.stores.base import (
     resolve_retry,
     utc_timestamp,
 )
-from eventsourcing.stores.sql.rows import EVENT_COLUMNS, decode_row, iso_utc
+from eventsourcing.stores.sql.rows import EVENT_COLUMNS, decode_rows, iso_utc
 from eventsourcing.stores.sql.sqlite_runner import SQLiteRunner
 
 T = TypeVar("T")
@@ -64,12 +66,9 @@ events_table = Table(
     sqlite_autoincrement=True,  # positions are never reused, even after the last row is deleted
 )
 
-_INSERT = (
-    "INSERT INTO events (stream_id, stream_type, version, event_id, event_type, schema_version, "
-    "timestamp, metadata, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 _VERSION = "SELECT max(version) FROM events WHERE stream_id = ?"
 _HEAD = "SELECT version, stream_type FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1"
+_HEAD_POSITION = "SELECT version, stream_type, position FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1"
 _STREAMS = "SELECT stream_id, stream_type, max(version) FROM events WHERE stream_id > ?"
 _READ = f"SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ? AND version >= ? AND version <= ?"
 _READ_ALL = f"SELECT {EVENT_COLUMNS} FROM events WHERE position > ?"
@@ -98,9 +97,6 @@ class SQLiteBackend:
         encode, encode_metadata = self._mapper.encode, self._mapper.encode_metadata
         rows = [
             (
-                stream_id,
-                stream_type,
-                0,  # version: filled in under the write lock
                 e.event_id.bytes,
                 e.event.event_type,
                 e.event.schema_version,
@@ -162,8 +158,7 @@ class SQLiteBackend:
         return [StreamInfo(*row) for row in rows]
 
     def _decode(self, rows: list[tuple[Any, ...]]) -> list[RecordedEvent[DomainEvent]]:
-        mapper, parse = self._mapper, dt.datetime.fromisoformat
-        return [decode_row(mapper, row, timestamp=parse(row[6])) for row in rows]
+        return decode_rows(self._mapper, rows)
 
 
 # -- the synchronous operations (run inline or in a worker thread) -------------------------------
@@ -173,41 +168,76 @@ def _fetch(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[tupl
     return db.execute(sql, params).fetchall()
 
 
+# One append is one INSERT ... SELECT: it reads the stream's head, checks the expected version and
+# the stream's type, and inserts the whole batch, in one write transaction (a write statement takes
+# SQLite's write lock before it reads, like BEGIN IMMEDIATE, and WAL guarantees it reads the latest
+# commit). ?1 stream id, ?2 stream type, ?3 expected version (-1 ANY, -2 EXISTS), then 6 per event.
+_PER_EVENT = 6
+_MAX_EVENTS_PER_STATEMENT = 4000  # 3 + 6 * 4000 parameters, under SQLite's limit of 32,766
+
+
+@functools.lru_cache(maxsize=64)
+def _append_statement(n: int) -> str:
+    values = ",".join(
+        f"({i},{','.join(f'?{3 + _PER_EVENT * (i - 1) + c}' for c in range(1, _PER_EVENT + 1))})"
+        for i in range(1, n + 1)
+    )
+    return (
+        "INSERT INTO events (stream_id, stream_type, version, event_id, event_type, schema_version, "
+        "timestamp, metadata, payload) "
+        "SELECT ?1, ?2, head.v + x.column1, x.column2, x.column3, x.column4, x.column5, x.column6, x.column7 "
+        "FROM (SELECT coalesce(max(version), 0) AS v, "
+        "(SELECT stream_type FROM events WHERE stream_id = ?1 ORDER BY version LIMIT 1) AS t "
+        "FROM events WHERE stream_id = ?1) AS head, "
+        f"(VALUES {values}) AS x "
+        "WHERE (?3 = -1 OR (?3 = -2 AND head.v > 0) OR ?3 = head.v) AND (head.t IS NULL OR head.t = ?2) "
+        "ORDER BY x.column1 RETURNING position, version"
+    )
+
+
 def _append(
     db: sqlite3.Connection, stream_id: str, stream_type: str, rows: list[tuple[Any, ...]], expected: Expected
 ) -> AppendResult | tuple[int, str | None, list[StoredRef]]:
-    """Append under the write lock. Returns the result, or (actual version, refs of reused ids)."""
-    db.execute("BEGIN IMMEDIATE")
+    """Append all rows or none. Returns the result, or (actual version, stored type, refs of reused ids)."""
+    if not rows:
+        head = db.execute(_HEAD_POSITION, (stream_id,)).fetchone()
+        actual, stored_type, position = (0, None, None) if head is None else head
+        if not admits(expected, actual):
+            return actual, stored_type, []
+        return AppendResult(stream_id, actual, position)
+    code = expected if isinstance(expected, int) else -1 if expected is ANY else -2
+    chunks = [rows[i : i + _MAX_EVENTS_PER_STATEMENT] for i in range(0, len(rows), _MAX_EVENTS_PER_STATEMENT)]
+    explicit = len(chunks) > 1  # a batch too large for one statement: one transaction around several
+    if explicit:
+        db.execute("BEGIN IMMEDIATE")
     try:
-        head = db.execute(_HEAD, (stream_id,)).fetchone()
-        actual, stored_type = (0, None) if head is None else head
-        if not admits(expected, actual) or (stored_type is not None and stored_type != stream_type):
-            db.rollback()
-            return actual, stored_type, _refs(db, rows)
-        if not rows:
-            db.rollback()
-            last = db.execute("SELECT max(position) FROM events WHERE stream_id = ?", (stream_id,)).fetchone()
-            return AppendResult(stream_id, actual, last[0])
-        versioned = [(r[0], r[1], actual + i, *r[3:]) for i, r in enumerate(rows, start=1)]
-        try:
-            db.executemany(_INSERT, versioned)
-        except sqlite3.IntegrityError:
-            db.rollback()
-            refs = _refs(db, rows)
-            if not refs:  # the (stream_id, version) constraint: cannot happen under the lock, but never store
-                raise ConcurrencyError(stream_id, expected, actual, "version taken") from None
-            return actual, stored_type, refs
-        position = db.execute("SELECT last_insert_rowid()").fetchone()[0]
-        db.execute("COMMIT")
+        inserted: list[tuple[int, int]] = []
+        for chunk in chunks:
+            params = [stream_id, stream_type, code, *itertools.chain.from_iterable(chunk)]
+            try:
+                done = db.execute(_append_statement(len(chunk)), params).fetchall()
+            except sqlite3.IntegrityError:  # an event id stored already (or, never under the lock, a version)
+                done = []
+            if len(done) != len(chunk):
+                if explicit:
+                    db.rollback()
+                head = db.execute(_HEAD, (stream_id,)).fetchone()
+                actual, stored_type = (0, None) if head is None else head
+                return actual, stored_type, _refs(db, rows)
+            inserted.extend(done)
+            code = max(version for _, version in done)  # the next chunk continues exactly here
+        if explicit:
+            db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:
             db.rollback()
         raise
-    return AppendResult(stream_id, actual + len(rows), position)
+    position, version = max(inserted)
+    return AppendResult(stream_id, version, position)
 
 
 def _refs(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[StoredRef]:
-    ids = [r[3] for r in rows]
+    ids = [r[0] for r in rows]
     found: list[StoredRef] = []
     for chunk in range(0, len(ids), 500):
         part = ids[chunk : chunk + 500]

@@ -33,6 +33,7 @@ from eventsourcing.errors import ConfigurationError, EventSourcingError, StoreEr
 T = TypeVar("T")
 
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+_YIELD_EVERY = 0.001  # seconds of store work on the loop between two turns given to other tasks
 
 
 class SQLiteRunner:
@@ -61,6 +62,7 @@ class SQLiteRunner:
         event.listen(self._engine.sync_engine, "connect", self._on_connect)
         self._pinned: AsyncConnection | None = None
         self._inline: sqlite3.Connection | None = None
+        self._last_yield = time.monotonic()
 
     def _on_connect(self, dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         cursor = dbapi_connection.cursor()
@@ -116,9 +118,11 @@ class SQLiteRunner:
         """
         if self._inline is None:
             raise StoreError(f"the {self.what} is not open: use `async with store:` or `await store.open()`")
-        # Every operation is a suspension point, as real I/O would be: a task looping over the
-        # store cannot starve the other tasks on the loop (costs a loop turn, not a thread hop).
-        await asyncio.sleep(0)
+        # Operations run on the loop, so yield to the other tasks now and then, as real I/O would:
+        # a task looping over the store never holds the loop for more than about a millisecond.
+        if time.monotonic() - self._last_yield >= _YIELD_EVERY:
+            await asyncio.sleep(0)
+            self._last_yield = time.monotonic()
         deadline: float | None = None
         pause = 0.0002
         while True:
