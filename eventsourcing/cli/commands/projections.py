@@ -118,15 +118,14 @@ def _print_status(found: list[ProjectionStatus], as_json: bool) -> None:
     from eventsourcing.cli.rendering import compact, stdout
 
     table = Table(title=f"{len(found)} projector{'' if len(found) == 1 else 's'}", title_justify="left")
-    for column in ("projector", "checkpoint", "head", "lag", "lag age", "last commit (UTC)", "state", "dead"):
-        right = column in ("lag", "lag age", "dead")
-        wrap = column in ("checkpoint", "head", "last commit (UTC)")  # positions can be long (PostgreSQL's pairs)
+    for column in ("projector", "checkpoint", "head", "lag", "age", "last commit (UTC)", "state", "dead"):
+        number = column in ("lag", "age", "dead")
         table.add_column(
             column,
-            justify="right" if right else "left",
-            overflow="fold",
-            no_wrap=not wrap,
-            min_width=len(column) if column in ("checkpoint", "head") else None,
+            justify="right" if number else "left",
+            overflow="fold",  # positions can be long (PostgreSQL's pairs), terminals narrow
+            no_wrap=number,
+            min_width=len(column) if column in ("checkpoint", "state") else None,
         )
     for item in found:
         table.add_row(
