@@ -88,8 +88,8 @@ def status(
     """Show each projector's checkpoint, the head of the log, lag and dead letters.
 
     Lag is the number of events after the checkpoint (counted up to 100,000) and the age of the
-    oldest of them. State is "never run", "behind" or "caught up". Reads only: it creates no
-    view tables, and a missing SQLite views file is an error.
+    oldest of them. State is "never run", "behind" or "caught up". It creates no view
+    tables (only the checkpoint tables, if missing); a missing SQLite views file is an error.
     """
     views_url = views or store
     _check_urls(store, views_url, views_must_exist=True)
