@@ -152,3 +152,24 @@ async def test_a_batch_larger_than_one_statement_is_still_atomic(tmp_path: Path)
         with pytest.raises(DuplicateEventId):
             await store.append("other", poisoned, 0, stream_type=STREAM_TYPE)
         assert await store.stream_version("other") == 0  # the first chunks were rolled back too
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import asyncio, sys\n"
+        "from eventsourcing import SQLEventStore\n"
+        "from snapshots import SQLSnapshotStore\n"
+        "async def main(url):\n"
+        "    async with SQLEventStore(url) as events, SQLSnapshotStore(url):\n"
+        "        await events.stream_version('x')\n"
+        "asyncio.run(main(sys.argv[1]))\n"
+    )
+    for attempt in range(3):
+        target = url(tmp_path / f"race-{attempt}.db")
+        workers = [subprocess.Popen([sys.executable, "-c", script, target], stderr=subprocess.PIPE) for _ in range(4)]
+        for worker in workers:
+            _, err = worker.communicate(timeout=60)
+            assert worker.returncode == 0, err.decode()

@@ -23,10 +23,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import MetaData, event
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from eventsourcing.errors import ConfigurationError, EventSourcingError, StoreError, StoreUnavailable
 
@@ -80,8 +82,6 @@ class SQLiteRunner:
             return
         self._preflight()
         try:
-            async with self._engine.begin() as conn:
-                await conn.run_sync(metadata.create_all)
             self._pinned = await self._engine.connect()
             self._inline = await _sqlite3_connection(self._pinned)
         except SQLAlchemyError as err:
@@ -91,12 +91,15 @@ class SQLiteRunner:
             await self._engine.dispose()
             raise StoreUnavailable(f"cannot open {self.what} {self.url}: {_reason(err)}") from err
         self._inline.execute("PRAGMA busy_timeout = 0")  # inline work never waits: it hands over
+        # Several processes may open a new database at once: create what is missing in one write
+        # transaction with IF NOT EXISTS (SQLAlchemy's check-then-create would race).
+        await self.call(_create_schema, schema_statements(metadata))
 
     def _preflight(self) -> None:
         """Open the file once with the standard library: a missing directory or a file that is not a
         database fails here as one clear error (aiosqlite would leave a worker thread behind)."""
         try:
-            probe = sqlite3.connect(self._database, timeout=self._busy_timeout)
+            probe = sqlite3.connect(self._database, timeout=0.1)
             try:
                 probe.execute("PRAGMA schema_version").fetchone()
             finally:
@@ -138,6 +141,30 @@ class SQLiteRunner:
                     raise translate(err) from err
             await asyncio.sleep(random.uniform(pause / 2, pause))
             pause = min(pause * 2, 0.005)
+
+
+def schema_statements(metadata: MetaData) -> list[str]:
+    """``CREATE TABLE/INDEX IF NOT EXISTS`` for every table of ``metadata``, in SQLite's dialect."""
+    dialect = sqlite_dialect.dialect()
+    statements: list[str] = []
+    for table in metadata.sorted_tables:
+        statements.append(str(CreateTable(table, if_not_exists=True).compile(dialect=dialect)))
+        statements.extend(
+            str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect)) for index in table.indexes
+        )
+    return statements
+
+
+def _create_schema(db: sqlite3.Connection, statements: list[str]) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in statements:
+            db.execute(statement)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.rollback()
+        raise
 
 
 async def _sqlite3_connection(conn: AsyncConnection) -> sqlite3.Connection:
