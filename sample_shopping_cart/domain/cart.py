@@ -78,7 +78,9 @@ class ShoppingCart(Aggregate):
 
     def add_item(self, sku: str, name: str, quantity: int, unit_price: Decimal) -> None:
         self._require_open()
-        self._require_quantity(quantity + (self.lines[sku].quantity if sku in self.lines else 0))
+        self._require_quantity(quantity)
+        if sku in self.lines:
+            self._require_quantity(self.lines[sku].quantity + quantity)  # what the line would hold
         self.emit(ItemAdded(sku=sku, name=name, quantity=quantity, unit_price=unit_price))
 
     def remove_item(self, sku: str) -> None:

@@ -138,3 +138,9 @@ def test_abandon() -> None:
 )
 def test_no_change_after_the_cart_is_closed(closing: object, change: object) -> None:
     scenario(OPENED, TEA, closing).when(change).then_raises(CartClosed, match="cannot change")
+
+
+def test_adding_zero_to_an_existing_line_is_refused() -> None:
+    scenario(OPENED, TEA).when(lambda c: c.add_item("tea", "Green tea", 0, Decimal("6.90"))).then_raises(
+        InvalidQuantity, match="not 0"
+    )
