@@ -117,7 +117,7 @@ class Shop:
         if aggregate_id is not None:
             info = await self.store.stream_info(aggregate_id)
             if info is not None:
-                (last,) = await self.store.read(aggregate_id, from_version=info.version)
+                (last,) = await self.store.read(aggregate_id, from_version=info.version, to_version=info.version)
                 for projector in self.projectors:
                     if projector.stream_types is None or info.stream_type in projector.stream_types:
                         self._last_write[projector.name] = last.position
