@@ -80,7 +80,7 @@ class SQLiteRunner:
         """Connect and create ``metadata``'s tables if missing (idempotent)."""
         if self._inline is not None:
             return
-        self._preflight()
+        await asyncio.to_thread(self._preflight)  # once per open: may wait for a lock, off the loop
         try:
             self._pinned = await self._engine.connect()
             self._inline = await _sqlite3_connection(self._pinned)
@@ -99,7 +99,7 @@ class SQLiteRunner:
         """Open the file once with the standard library: a missing directory or a file that is not a
         database fails here as one clear error (aiosqlite would leave a worker thread behind)."""
         try:
-            probe = sqlite3.connect(self._database, timeout=0.1)
+            probe = sqlite3.connect(self._database, timeout=self._busy_timeout)
             try:
                 probe.execute("PRAGMA schema_version").fetchone()
             finally:
