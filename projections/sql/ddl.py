@@ -6,7 +6,11 @@ from collections.abc import Sequence
 
 from sqlalchemy import BigInteger, Column, Integer, MetaData, PrimaryKeyConstraint, Table, Text
 from sqlalchemy.engine.interfaces import Dialect
-from sqlalchemy.schema import CreateIndex, CreateTable, DropTable
+from sqlalchemy.schema import DropTable
+
+from eventsourcing.stores.sql.ddl import create_statements
+
+__all__ = ["CHECKPOINTS", "DEAD_LETTERS", "create_statements", "drop_statements", "metadata"]
 
 CHECKPOINTS = "projection_checkpoints"
 DEAD_LETTERS = "projection_dead_letters"
@@ -33,16 +37,6 @@ dead_letters_table = Table(
     Column("recorded_at", Text, nullable=False),
     PrimaryKeyConstraint("name", "event_id", name="pk_projection_dead_letters"),
 )
-
-
-def create_statements(tables: Sequence[Table], dialect: Dialect) -> list[str]:
-    statements = []
-    for table in tables:
-        statements.append(str(CreateTable(table, if_not_exists=True).compile(dialect=dialect)).strip())
-        statements.extend(
-            str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect)).strip() for index in table.indexes
-        )
-    return statements
 
 
 def drop_statements(tables: Sequence[Table], dialect: Dialect) -> list[str]:

@@ -125,7 +125,7 @@ class SQLiteCheckpointBackend:
     async def create_tables(self, tables: Sequence[Table]) -> None:
         statements = create_statements(tables, _DIALECT)
         async with self._lock:
-            await self._runner.call(_ddl, statements)
+            await self._runner.execute_in_transaction(statements)
 
     async def dead_letters(self, name: str) -> list[DeadLetter]:
         async with self._lock:
@@ -270,18 +270,6 @@ def _reset(db: sqlite3.Connection, name: str, statements: list[str], now: str) -
             db.rollback()
         raise
     return row
-
-
-def _ddl(db: sqlite3.Connection, statements: list[str]) -> None:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        for statement in statements:
-            db.execute(statement)
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.rollback()
-        raise
 
 
 def _fetch(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:

@@ -28,13 +28,14 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlalchemy.schema import CreateIndex, CreateTable
 
 from eventsourcing.errors import ConfigurationError, EventSourcingError, StoreError, StoreUnavailable
+from eventsourcing.stores.sql.ddl import create_statements
 
 T = TypeVar("T")
 
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+_DIALECT = sqlite_dialect.dialect()
 _YIELD_EVERY = 0.001  # seconds of store work on the loop between two turns given to other tasks
 
 
@@ -93,7 +94,7 @@ class SQLiteRunner:
         self._inline.execute("PRAGMA busy_timeout = 0")  # inline work never waits: it hands over
         # Several processes may open a new database at once: create what is missing in one write
         # transaction with IF NOT EXISTS (SQLAlchemy's check-then-create would race).
-        await self.call(_create_schema, schema_statements(metadata))
+        await self.execute_in_transaction(create_statements(metadata.sorted_tables, _DIALECT))
 
     def _preflight(self) -> None:
         """Open the file once with the standard library: a missing directory or a file that is not a
@@ -113,6 +114,10 @@ class SQLiteRunner:
             await self._pinned.close()
             self._pinned = self._inline = None
         await self._engine.dispose()
+
+    async def execute_in_transaction(self, statements: list[str]) -> None:
+        """Run ``statements`` (DDL, typically) in one write transaction: all of them or none."""
+        await self.call(_in_one_transaction, statements)
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(connection, *args)``, with sqlite3 errors translated into the library's errors.
@@ -143,19 +148,7 @@ class SQLiteRunner:
             pause = min(pause * 2, 0.005)
 
 
-def schema_statements(metadata: MetaData) -> list[str]:
-    """``CREATE TABLE/INDEX IF NOT EXISTS`` for every table of ``metadata``, in SQLite's dialect."""
-    dialect = sqlite_dialect.dialect()
-    statements: list[str] = []
-    for table in metadata.sorted_tables:
-        statements.append(str(CreateTable(table, if_not_exists=True).compile(dialect=dialect)))
-        statements.extend(
-            str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect)) for index in table.indexes
-        )
-    return statements
-
-
-def _create_schema(db: sqlite3.Connection, statements: list[str]) -> None:
+def _in_one_transaction(db: sqlite3.Connection, statements: list[str]) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
         for statement in statements:
