@@ -111,6 +111,22 @@ class EventStore(Protocol):
 
     async def get_event(self, event_id: UUID) -> RecordedEvent[DomainEvent] | None: ...
 
+    async def head(self, *, stream_types: Sequence[str] | None = None) -> Any:
+        """The position of the last event `read_all` would return now (None for an empty log).
+
+        A follower that has read up to ``head()`` and then finds nothing new with the same
+        ``stream_types`` filter has seen every matching event appended before the call.
+        """
+        ...
+
+    def covers(self, checkpoint: Any, position: Any) -> bool:
+        """Whether a follower whose cursor is at ``checkpoint`` has read the event at ``position``.
+
+        Position tokens are opaque: compare them only through the store that issued them. A None
+        checkpoint covers nothing; a None position (the start of the log) is covered by anything.
+        """
+        ...
+
     async def stream_version(self, stream_id: str) -> int:
         """The stream's current version (0 if it has no events)."""
         ...

@@ -141,6 +141,16 @@ class MemoryEventStore:
                         break
         return [self._recorded(row) for row in rows]
 
+    async def head(self, *, stream_types: Sequence[str] | None = None) -> Any:
+        await asyncio.sleep(0)
+        if stream_types is None:
+            return len(self._log) or None
+        wanted = set(stream_types)
+        return next((row.position for row in reversed(self._log) if row.stream_type in wanted), None)
+
+    def covers(self, checkpoint: Any, position: Any) -> bool:
+        return position is None or (checkpoint is not None and int(checkpoint) >= int(position))
+
     async def get_event(self, event_id: UUID) -> RecordedEvent[DomainEvent] | None:
         await asyncio.sleep(0)
         row = self._by_id.get(event_id)

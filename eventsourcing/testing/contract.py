@@ -350,6 +350,23 @@ class EventStoreContract:
         with pytest.raises(ValueError, match="limit"):
             await store.read_all(limit=0)
 
+    async def test_head_and_covers(self, store: EventStore) -> None:
+        assert await store.head() is None
+        assert store.covers(None, None)
+        a, b = f"a-{uuid4()}", f"b-{uuid4()}"
+        await store.append(a, batch(1, 2), 0, stream_type="contract.A")
+        await store.append(b, batch(3, 2), 0, stream_type="contract.B")
+        everything = await read_everything(store)
+        assert await store.head() == everything[-1].position
+        assert await store.head(stream_types=["contract.A"]) == everything[1].position
+        assert await store.head(stream_types=["contract.None"]) is None
+        positions = [e.position for e in everything]
+        for i, checkpoint in enumerate(positions):
+            restored = json.loads(json.dumps(checkpoint))
+            assert [store.covers(restored, p) for p in positions] == [j <= i for j in range(len(positions))]
+            assert store.covers(checkpoint, None)
+            assert not store.covers(None, checkpoint)
+
     async def test_read_all_filtered_by_stream_type(self, store: EventStore) -> None:
         a, b = f"a-{uuid4()}", f"b-{uuid4()}"
         await store.append(a, batch(1, 3), 0, stream_type="contract.A")

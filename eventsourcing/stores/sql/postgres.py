@@ -214,6 +214,7 @@ class Statements:
     after: str  # read_all's condition on the cursor ($1, and $2 for the pair)
     order: str  # read_all's order
     cursor_params: int  # how many parameters the cursor takes
+    visible: str = "true"  # which rows read_all may return at all
 
     def columns(self) -> str:
         return (
@@ -242,6 +243,17 @@ class Statements:
         return self.select(f"{self.after} AND stream_type = ANY(${n + 2}::text[]) ORDER BY {self.order} LIMIT ${n + 1}")
 
     @property
+    def last(self) -> str:
+        return f"SELECT {self.position} FROM events WHERE {self.visible} ORDER BY {_desc(self.order)} LIMIT 1"
+
+    @property
+    def last_of_types(self) -> str:
+        return (
+            f"SELECT {self.position} FROM events WHERE {self.visible} AND stream_type = ANY($1::text[]) "
+            f"ORDER BY {_desc(self.order)} LIMIT 1"
+        )
+
+    @property
     def by_id(self) -> str:
         return self.select("event_id = $1")
 
@@ -254,9 +266,14 @@ class Statements:
         return f"SELECT version, {self.position} FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1"
 
 
+def _desc(order: str) -> str:
+    return ", ".join(f"{column.strip()} DESC" for column in order.split(","))
+
+
 HORIZON = Statements(
     position="ARRAY[xid::text::bigint, position]",
     after=f"{_BELOW_HORIZON} AND (xid, position) > ($1::xid8, $2::bigint)",
+    visible=_BELOW_HORIZON,
     order="xid, position",
     cursor_params=2,
 )
@@ -448,6 +465,23 @@ class PostgresBackend:
         else:
             rows = await self._read(_fetch, self._sql.read_all_types, *cursor, limit, list(stream_types))
         return self._decode(rows)
+
+    async def head(self, stream_types: Sequence[str] | None) -> Any:
+        # The last event below the horizon, as read_all would return it (its row value is the cursor).
+        if stream_types is None:
+            rows = await self._read(_fetch, self._sql.last)
+        else:
+            rows = await self._read(_fetch, self._sql.last_of_types, list(stream_types))
+        return rows[0][0] if rows else None
+
+    def covers(self, checkpoint: Any, position: Any) -> bool:
+        if position is None:
+            return True
+        if checkpoint is None:
+            return False
+        if self.strict_order:
+            return parse_strict_position(checkpoint) >= parse_strict_position(position)
+        return parse_position(checkpoint) >= parse_position(position)
 
     async def get_event(self, event_id: UUID) -> RecordedEvent[DomainEvent] | None:
         rows = await self._read(_fetch, self._sql.by_id, event_id)

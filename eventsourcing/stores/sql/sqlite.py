@@ -137,6 +137,19 @@ class SQLiteBackend:
         rows = await self._call(_fetch, sql + " ORDER BY position LIMIT ?", [*params, limit])
         return self._decode(rows)
 
+    async def head(self, stream_types: Sequence[str] | None) -> Any:
+        if stream_types is None:
+            rows = await self._call(_fetch, "SELECT max(position) FROM events", [])
+        else:
+            marks = ", ".join("?" * len(stream_types))
+            rows = await self._call(
+                _fetch, f"SELECT max(position) FROM events WHERE stream_type IN ({marks})", stream_types
+            )
+        return rows[0][0]
+
+    def covers(self, checkpoint: Any, position: Any) -> bool:
+        return position is None or (checkpoint is not None and int(checkpoint) >= int(position))
+
     async def get_event(self, event_id: UUID) -> RecordedEvent[DomainEvent] | None:
         rows = await self._call(_fetch, _BY_ID, [event_id.bytes])
         return self._decode(rows)[0] if rows else None
