@@ -1,4 +1,4 @@
-"""The snapshot store contract bound to the memory and SQLite snapshot stores."""
+"""The snapshot store contract bound to the memory, SQLite and PostgreSQL snapshot stores."""
 
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,4 +20,11 @@ class TestSQLiteSnapshotStore(SnapshotStoreContract):
     @pytest.fixture
     async def snapshots(self, tmp_path: Path) -> AsyncIterator[SQLSnapshotStore]:
         async with SQLSnapshotStore(f"sqlite:///{tmp_path / 'events.db'}") as store:
+            yield store
+
+
+class TestPostgresSnapshotStore(SnapshotStoreContract):
+    @pytest.fixture
+    async def snapshots(self, postgres_url: str) -> AsyncIterator[SQLSnapshotStore]:
+        async with SQLSnapshotStore(postgres_url) as store:
             yield store

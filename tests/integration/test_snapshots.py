@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -75,12 +77,22 @@ class SpyingSnapshots(MemorySnapshotStore):
         return found
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-async def stores(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[tuple[EventStore, Any]]:
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "memory":
+        return "memory://"
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'events.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+async def stores(database_url: str) -> AsyncIterator[tuple[EventStore, Any]]:
+    """An event store and a snapshot store in the same database."""
+    if database_url == "memory://":
         yield MemoryEventStore(), MemorySnapshotStore()
         return
-    url = f"sqlite:///{tmp_path / 'events.db'}"
+    url = database_url
     async with open_store(url) as events, SQLSnapshotStore(url) as snaps:
         yield events, snaps
 
@@ -160,6 +172,70 @@ async def test_a_failing_snapshot_store_never_fails_the_save(tmp_path: Path) -> 
     cart = Cart.open("alice", "cart-1")
     await carts.save(cart)  # the snapshot fails after the append; the save succeeds
     assert (await carts.get("cart-1")).customer_id == "alice"
+
+
+async def test_events_are_stored_before_the_snapshot_is_written(stores: tuple[EventStore, Any]) -> None:
+    """A slow snapshot store holds back only the saving caller, after its events are visible to all."""
+    events, snaps = stores
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    class Gated:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(snaps, name)
+
+        async def save(self, snapshot: Snapshot) -> None:
+            entered.set()
+            await release.wait()
+            await snaps.save(snapshot)
+
+    carts = Repository(Cart, events, snapshots=Gated(), snapshot_policy=EveryNEvents(2))
+    cart = Cart.open("alice", "cart-1")
+    cart.add_item("a", 1)
+    saving = asyncio.create_task(carts.save(cart))
+    await asyncio.wait_for(entered.wait(), 10)
+    assert await events.stream_version("cart-1") == 2  # stored and readable while the snapshot waits
+    other = Repository(Cart, events)
+    await other.update("cart-1", lambda c: c.add_item("b", 1))  # other writers are not held back either
+    release.set()
+    await saving
+    assert [s.version for s in await snaps.list(stream_id="cart-1")] == [2]
+    assert (await carts.get("cart-1")).lines == {"a": 1, "b": 1}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'events.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+async def _drop_snapshots_table(url: str) -> None:
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.split("///", 1)[1]) as db:
+            db.execute("DROP TABLE snapshots")
+        return
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DROP TABLE snapshots")
+    finally:
+        await conn.close()
+
+
+async def test_a_broken_sql_snapshot_store_is_logged_not_raised(sql_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    async with open_store(sql_url) as events, SQLSnapshotStore(sql_url) as snaps:
+        carts = Repository(Cart, events, snapshots=snaps, snapshot_policy=EveryNEvents(1))
+        await carts.save(Cart.open("alice", "cart-1"))
+        await _drop_snapshots_table(sql_url)  # every snapshot statement fails from now on
+        loaded = await Repository(Cart, events).get("cart-1")
+        loaded.add_item("a", 1)
+        with caplog.at_level("WARNING", logger="eventsourcing.repository"):
+            result = await carts.save(loaded)
+        assert result is not None and result.version == 2
+        assert await events.stream_version("cart-1") == 2
+        assert "could not snapshot tests.Cart 'cart-1'" in caplog.text
+        assert [r.exc_info[0].__name__ for r in caplog.records if r.exc_info] == ["StoreError"]
+    async with SQLSnapshotStore(sql_url) as reopened:  # opening creates the table again
+        assert await reopened.list() == []
 
 
 async def test_snapshots_serve_as_of_loads(stores: tuple[EventStore, Any]) -> None:

@@ -1,18 +1,17 @@
-"""`SQLSnapshotStore`: snapshots in a SQL table, in the event store's database or another one.
-
-SQLite runs through the same `SQLiteRunner` as the event store (inline unless it has to wait).
+"""Snapshots in a SQLite table, through the same `SQLiteRunner` as the event store (inline unless it
+has to wait for another writer). Timestamps are fixed-width ISO 8601 UTC text, so text order is time
+order.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from typing import Any, Self
+from typing import Any
 
 from sqlalchemy import Column, Index, Integer, LargeBinary, MetaData, PrimaryKeyConstraint, Table, Text
 
 from eventsourcing.clock import require_aware
-from eventsourcing.errors import ConfigurationError
 from eventsourcing.snapshotting import Snapshot
 from eventsourcing.stores.sql.rows import iso_utc
 from eventsourcing.stores.sql.sqlite_runner import SQLiteRunner
@@ -38,22 +37,12 @@ _SAVE = (
 )
 
 
-class SQLSnapshotStore:
-    """``SQLSnapshotStore("sqlite:///events.db")`` (the event store's file is fine, or another)."""
+class SQLiteSnapshots:
+    """The SQLite side of `SQLSnapshotStore` (the event store's file is fine, or another)."""
 
     def __init__(self, url: str, *, busy_timeout: float = 10.0) -> None:
         self.url = url
-        scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
-        if scheme != "sqlite":
-            raise ConfigurationError(f"SQLSnapshotStore does not support {scheme!r} URLs yet (use sqlite:///path.db)")
         self._runner = SQLiteRunner(url, busy_timeout=busy_timeout, pool_size=2, what="SQLite snapshot store")
-
-    async def __aenter__(self) -> Self:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     async def open(self) -> None:
         await self._runner.open(metadata)
@@ -105,9 +94,6 @@ class SQLSnapshotStore:
     async def prune(self, *, stream_type: str, keep_fingerprint: str) -> int:
         sql = "DELETE FROM snapshots WHERE stream_type = ? AND fingerprint != ?"
         return await self._runner.call(_execute, sql, (stream_type, keep_fingerprint))
-
-    def __repr__(self) -> str:
-        return f"SQLSnapshotStore({self.url!r})"
 
 
 def _snapshot(row: tuple[Any, ...]) -> Snapshot:
