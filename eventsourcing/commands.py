@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from eventsourcing import context
 from eventsourcing.errors import CommandError, ConfigurationError, DuplicateEventId, InvalidCommand, UnknownCommand
 from eventsourcing.registry import default_type_name
-from eventsourcing.stores.base import EventStore
+from eventsourcing.stores.base import AppendResult, EventStore
 
 C = TypeVar("C", bound="Command")
 Handler = Callable[[Any], Awaitable[Any]]
@@ -44,11 +44,22 @@ class Command(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class CommandResult:
-    """What dispatching did: the handler's return value, or ``duplicate=True`` if it had run before."""
+    """What dispatching did: the handler's return value, or ``duplicate=True`` if it had run before.
+
+    ``appended`` says where the command's events landed, one `AppendResult` per save (for a
+    duplicate: where its first event is), so a caller can wait for projections to reach
+    ``position`` before reading a view (read-your-writes).
+    """
 
     command_id: UUID
     value: Any = None
     duplicate: bool = False
+    appended: tuple[AppendResult, ...] = ()
+
+    @property
+    def position(self) -> Any:
+        """The position of the command's last stored event (None if it stored nothing)."""
+        return self.appended[-1].position if self.appended else None
 
 
 class CommandBus:
@@ -88,32 +99,33 @@ class CommandBus:
             raise UnknownCommand(f"no handler registered for command {type(command).__name__}")
         digest = _digest(command)
         first_id = context.first_event_id(command.command_id)
-        if await self._already_ran(command, first_id, digest):
-            return CommandResult(command.command_id, duplicate=True)
+        if (first := await self._already_ran(command, first_id, digest)) is not None:
+            return CommandResult(command.command_id, duplicate=True, appended=(first,))
         try:
             with context.command_context(
                 command.command_id, correlation_id=command.correlation_id, command_digest=digest, **metadata
-            ):
+            ) as ctx:
                 value = await handler(command)
         except DuplicateEventId:
             # A concurrent delivery of the same command stored its events first (e.g. one that
             # creates an aggregate with a new id, so the versions did not collide).
-            if await self._already_ran(command, first_id, digest):
-                return CommandResult(command.command_id, duplicate=True)
+            if (first := await self._already_ran(command, first_id, digest)) is not None:
+                return CommandResult(command.command_id, duplicate=True, appended=(first,))
             raise
-        return CommandResult(command.command_id, value=value)
+        return CommandResult(command.command_id, value=value, appended=tuple(ctx.appended))
 
-    async def _already_ran(self, command: Command, first_id: UUID, digest: str) -> bool:
+    async def _already_ran(self, command: Command, first_id: UUID, digest: str) -> AppendResult | None:
+        """Where the command's first event is stored, or None if it never ran."""
         recorded = await self.store.get_event(first_id)
         if recorded is None:
-            return False
+            return None
         stored_digest = recorded.metadata.get("command_digest")
         if stored_digest is not None and stored_digest != digest:
             raise CommandError(
                 f"command id {command.command_id} was already used for a different {type(command).__name__} "
                 "payload; a retry must resend the same command, a new command needs a new id"
             )
-        return True
+        return AppendResult(recorded.stream_id, recorded.version, recorded.position)
 
     def parse(self, command_type: str, payload: Mapping[str, Any] | str | bytes) -> Command:
         """Validate an untrusted payload into a command; `InvalidCommand` lists what is wrong."""

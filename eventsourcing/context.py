@@ -24,6 +24,8 @@ class CommandContext:
     command_id: UUID
     metadata: Mapping[str, Any]
     counter: int = field(default=0)
+    appended: list[Any] = field(default_factory=list)
+    """The `AppendResult` of every save made while the command ran (for read-your-writes)."""
 
 
 _current: ContextVar[CommandContext | None] = ContextVar("eventsourcing_command", default=None)
@@ -46,6 +48,13 @@ def first_event_id(command_id: UUID) -> UUID:
 def current_metadata() -> Mapping[str, Any]:
     ctx = _current.get()
     return EMPTY_METADATA if ctx is None else ctx.metadata
+
+
+def record_append(result: Any) -> None:
+    """Called by the repository after each successful append inside a command."""
+    ctx = _current.get()
+    if ctx is not None:
+        ctx.appended.append(result)
 
 
 def mark() -> int:

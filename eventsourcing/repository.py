@@ -131,19 +131,28 @@ class Repository(Generic[A]):
             stream_type=self.aggregate_type.type_name,
         )
         aggregate._pending = []
+        context.record_append(result)
         if self.snapshot_policy is not None and result.version == aggregate.version:
             await self._snapshot_if_due(aggregate, aggregate.version - len(pending))
         return result
 
-    async def update(self, aggregate_id: str, change: Callable[[A], Any | Awaitable[Any]]) -> A:
+    async def update(
+        self, aggregate_id: str, change: Callable[[A], Any | Awaitable[Any]], *, expected_version: int | None = None
+    ) -> A:
         """Load the latest state, apply ``change``, save; on `ConcurrencyError` reload and run it again.
 
         ``change`` may be sync or async; its exceptions (domain errors) propagate and nothing is saved.
         Retries are bounded by ``max_attempts``; the last `ConcurrencyError` is raised after them.
+        With ``expected_version`` (e.g. the version a client last saw: an HTTP ``If-Match``), the
+        change applies only to that version: a newer aggregate raises `ConcurrencyError` at once.
         """
         mark = context.mark()
         for attempt in range(1, self.max_attempts + 1):
             aggregate = await self.get(aggregate_id)
+            if expected_version is not None and aggregate.version != expected_version:
+                raise ConcurrencyError(
+                    aggregate_id, expected_version, aggregate.version, "the caller's version is stale"
+                )
             result = change(aggregate)
             if inspect.isawaitable(result):
                 await result

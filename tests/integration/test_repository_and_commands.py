@@ -179,6 +179,30 @@ async def test_command_dispatch_and_metadata(store: EventStore) -> None:
     assert events[0].metadata["correlation_id"] == str(open_cmd.command_id)
 
 
+async def test_command_results_say_where_the_events_landed(store: EventStore) -> None:
+    bus = cart_bus(store)
+    opened = await bus.dispatch(OpenCart(cart_id="cart-1", customer_id="alice"))
+    add = AddItem(cart_id="cart-1", sku="sku-1", quantity=1)
+    added = await bus.dispatch(add)
+    log = await store.read_all()
+    assert [(r.stream_id, r.version) for r in opened.appended] == [("cart-1", 1)]
+    assert opened.position == log[0].position
+    assert added.position == log[1].position
+    again = await bus.dispatch(add)
+    assert again.duplicate
+    assert again.position == log[1].position
+
+
+async def test_update_with_an_expected_version(store: EventStore) -> None:
+    carts = Repository(Cart, store)
+    await carts.save(Cart.open("alice", "cart-1"))
+    await carts.update("cart-1", lambda c: c.add_item("a", 1), expected_version=1)
+    with pytest.raises(ConcurrencyError, match="stale") as raised:
+        await carts.update("cart-1", lambda c: c.add_item("b", 1), expected_version=1)
+    assert (raised.value.expected, raised.value.actual) == (1, 2)
+    assert (await carts.get("cart-1")).lines == {"a": 1}
+
+
 async def test_retried_command_never_emits_twice(store: EventStore) -> None:
     bus = cart_bus(store)
     await bus.dispatch(OpenCart(cart_id="cart-1", customer_id="alice"))
