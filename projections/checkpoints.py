@@ -27,13 +27,16 @@ class Checkpoint:
     """Where projection ``name`` stands: after ``position`` (None: nothing applied yet).
 
     ``seq`` counts the commits (and resets) of this checkpoint; a commit must name the ``seq`` it
-    read, so two runners that read the same checkpoint cannot both commit.
+    read, so two runners that read the same checkpoint cannot both commit. ``error`` is what a
+    runner recorded when it stopped here (a poison event, see `CheckpointStore.record_error`), for
+    as long as the checkpoint has not moved since; it takes no part in the compare-and-set.
     """
 
     name: str
     position: Any = None
     seq: int = 0
     updated_at: dt.datetime | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,11 @@ class CheckpointStore(Protocol):
         ...
 
     async def dead_letters(self, name: str) -> list[DeadLetter]: ...
+
+    async def record_error(self, checkpoint: Checkpoint, error: str) -> None:
+        """Record that a runner stopped at ``checkpoint`` with ``error``, so that `load` (in any
+        process) returns it until the checkpoint moves: the next commit or reset clears it."""
+        ...
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a query on the view database, outside any batch (SQL stores; ``?`` placeholders)."""

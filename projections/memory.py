@@ -7,6 +7,7 @@ checkpoint and view live and die together, so the pair is exactly-once within th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from typing import Any, Self
 
@@ -24,6 +25,7 @@ class MemoryCheckpointStore:
     def __init__(self) -> None:
         self._checkpoints: dict[str, Checkpoint] = {}
         self._dead: dict[str, dict[Any, DeadLetter]] = {}
+        self._errors: dict[str, tuple[int, str]] = {}
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -40,7 +42,13 @@ class MemoryCheckpointStore:
 
     async def load(self, name: str) -> Checkpoint:
         await asyncio.sleep(0)
-        return self._checkpoints.get(name) or Checkpoint(name)
+        current = self._checkpoints.get(name) or Checkpoint(name)
+        seq, error = self._errors.get(name, (-1, None))
+        return dataclasses.replace(current, error=error) if seq == current.seq else current
+
+    async def record_error(self, checkpoint: Checkpoint, error: str) -> None:
+        await asyncio.sleep(0)
+        self._errors[checkpoint.name] = (checkpoint.seq, error)
 
     async def commit(
         self,
@@ -74,6 +82,7 @@ class MemoryCheckpointStore:
         await asyncio.sleep(0)
         current = self._checkpoints.get(name) or Checkpoint(name)
         self._dead.pop(name, None)
+        self._errors.pop(name, None)
         done = Checkpoint(name, None, current.seq + 1, clock.now())
         self._checkpoints[name] = done
         return done

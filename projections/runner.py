@@ -31,12 +31,14 @@ from eventsourcing import AppendResult, DomainEvent, EventStore, RecordedEvent, 
 from eventsourcing.clock import require_aware
 from projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
 from projections.errors import CheckpointConflict, PoisonEvent, ProjectionError
-from projections.positions import covers
 from projections.projector import Handler, Projector
 from projections.status import ProjectionStatus
 from projections.view import View, ViewTables, table_copies
 
 Events = list[RecordedEvent[DomainEvent]]
+
+STATUS_PAGE = 1000
+"""`ProjectionRunner.status` reads at most this many events after a checkpoint (one page)."""
 
 
 class _Projection:
@@ -179,11 +181,11 @@ class ProjectionRunner:
             for p in selected:
                 if p.error is not None:
                     raise ProjectionError(f"projection {p.name!r} has stopped: {p.error}") from p.error
-            if all(covers(self.store, p.checkpoint.position, target) for p in selected):
+            if all(self._covers(p, target) for p in selected):
                 return
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                behind = [p.name for p in selected if not covers(self.store, p.checkpoint.position, target)]
+                behind = [p.name for p in selected if not self._covers(p, target)]
                 raise TimeoutError(f"projections {behind} did not reach position {target!r} within {timeout}s")
             if self._following:
                 progress = self._progress
@@ -192,7 +194,7 @@ class ProjectionRunner:
                     await asyncio.wait_for(progress.wait(), min(remaining, self.max_poll_interval))
             else:
                 await asyncio.wait_for(self.catch_up(*(p.name for p in selected)), remaining)
-                if not all(covers(self.store, p.checkpoint.position, target) for p in selected):
+                if not all(self._covers(p, target) for p in selected):
                     await asyncio.sleep(min(self.poll_interval, max(remaining, 0)))
 
     # -- operations ---------------------------------------------------------------------------------
@@ -224,25 +226,30 @@ class ProjectionRunner:
         return dict(p.tables.names)
 
     async def status(self, *names: str, max_scan: int = 100_000) -> list[ProjectionStatus]:
-        """Checkpoint, head and lag of each projector (or those named), read from the databases now."""
+        """Checkpoint, head and lag of each projector (or those named), read from the databases now.
+
+        Cheap whatever the lag: the store's `head` tells whether the projector is caught up, and
+        one page (at most ``min(max_scan, 1000)`` events) after the checkpoint gives the age of the
+        oldest event not applied and the lag in events, exact when that page reaches the head (else
+        a lower bound, ``lag_exact`` False). A poison event recorded by a runner in another process
+        shows as ``state="stopped"`` with its error.
+        """
         out = []
         for p in self._select(names):
             checkpoint = await self.views.load(p.name)
-            head, count, oldest, exact = checkpoint.position, 0, None, True
-            while True:
+            types = p.projector.stream_types
+            head = await self.store.head(stream_types=types)
+            count, exact, lag_seconds = 0, True, 0.0
+            if not self.store.covers(checkpoint.position, head):
                 page = await self.store.read_all(
-                    after=head, limit=min(1000, max_scan - count) or 1, stream_types=p.projector.stream_types
+                    after=checkpoint.position, limit=max(1, min(max_scan, STATUS_PAGE)), stream_types=types
                 )
-                if not page:
-                    break
-                if oldest is None:
-                    oldest = page[0].timestamp
-                count += len(page)
-                head = page[-1].position
-                if count >= max_scan:
-                    exact = False
-                    break
-            lag_seconds = 0.0 if oldest is None else max(0.0, (clock.now() - oldest).total_seconds())
+                if page:
+                    count, exact = len(page), self.store.covers(page[-1].position, head)
+                    lag_seconds = max(0.0, (clock.now() - page[0].timestamp).total_seconds())
+            state, error = p.state, None if p.error is None else str(p.error)
+            if error is None and checkpoint.error is not None:
+                state, error = "stopped", checkpoint.error
             dead = len(await self.views.dead_letters(p.name))
             out.append(
                 ProjectionStatus(
@@ -253,8 +260,8 @@ class ProjectionRunner:
                     lag_exact=exact,
                     lag_seconds=lag_seconds,
                     updated_at=checkpoint.updated_at,
-                    state=p.state,
-                    error=None if p.error is None else str(p.error),
+                    state=state,
+                    error=error,
                     dead_letters=dead,
                 )
             )
@@ -305,15 +312,22 @@ class ProjectionRunner:
 
     async def _step(self, p: _Projection) -> int:
         """One page: read, apply, commit. Returns the number of events read."""
-        events = await self.store.read_all(
-            after=p.checkpoint.position, limit=self.batch_size, stream_types=p.projector.stream_types
-        )
-        if not events:
+        types = p.projector.stream_types
+        # A projector of some stream types only: the head of the whole log, read *before* the page.
+        # If the page then comes back short, it holds every event of those types up to that head, so
+        # the checkpoint may move to the head, over the other types' events: otherwise it would lag
+        # behind them forever (read-your-writes could not see past them, each poll would scan them).
+        head = await self.store.head() if types is not None else None
+        events = await self.store.read_all(after=p.checkpoint.position, limit=self.batch_size, stream_types=types)
+        at_end = len(events) < self.batch_size
+        last = events[-1].position if events else p.checkpoint.position
+        through = head if at_end and head is not None and not self.store.covers(last, head) else None
+        if not events and through is None:
             p.at_end = True
             return 0
         p.state = "running"
         try:
-            await self._apply(p, events)
+            await self._apply(p, events, through)
         except CheckpointConflict:
             # Another runner (or a rebuild) moved the checkpoint: our batch was rolled back whole.
             p.conflicts += 1
@@ -323,14 +337,20 @@ class ProjectionRunner:
         except BaseException:
             p.state = "idle"
             raise
-        p.at_end = len(events) < self.batch_size
+        p.at_end = at_end
         if p.at_end:
             p.state = "idle"
         self._signal_progress()
         return len(events)
 
-    async def _apply(self, p: _Projection, events: Events) -> None:
+    async def _apply(self, p: _Projection, events: Events, through: Any = None) -> None:
+        """Apply ``events`` and commit; the page's last commit moves the checkpoint to ``through`` if given
+        (a scan of some stream types that reached the head: see `_step`)."""
         n = len(events)
+        final = events[-1].position if through is None else through
+        if n == 0:
+            p.checkpoint = await self.views.commit(p.checkpoint, final)
+            return
         start, end = 0, n
         poison: tuple[int, Exception] | None = None
         while True:
@@ -346,7 +366,9 @@ class ProjectionRunner:
                     poison = failed
                     end = failed[0]  # commit the events before it, then deal with it
                     continue
-                p.checkpoint = await self.views.commit(p.checkpoint, events[end - 1].position, view)
+                p.checkpoint = await self.views.commit(
+                    p.checkpoint, final if end == n else events[end - 1].position, view
+                )
             if end == n:
                 return
             assert poison is not None
@@ -354,7 +376,7 @@ class ProjectionRunner:
             bad = events[index]
             reason = f"{type(error).__name__}: {error}"
             if not p.projector.dead_letters:
-                raise PoisonEvent(
+                stopped = PoisonEvent(
                     p.name,
                     stream_id=bad.stream_id,
                     version=bad.version,
@@ -362,9 +384,15 @@ class ProjectionRunner:
                     event_id=bad.event_id,
                     position=bad.position,
                     error=reason,
-                ) from error
+                )
+                # For `status` in other processes; the poison event is the error that matters.
+                with contextlib.suppress(StoreError):
+                    await self.views.record_error(p.checkpoint, str(stopped))
+                raise stopped from error
             letter = DeadLetter(p.name, bad.event_id, bad.stream_id, bad.version, bad.event_type, bad.position, reason)
-            p.checkpoint = await self.views.commit(p.checkpoint, bad.position, None, letter)
+            p.checkpoint = await self.views.commit(
+                p.checkpoint, final if index == n - 1 else bad.position, None, letter
+            )
             start, end, poison = index + 1, n, None
             if start == n:
                 return
@@ -405,6 +433,9 @@ class ProjectionRunner:
             index = next(i for i, e in enumerate(batch) if e is event)
             return start + index, err
         return None
+
+    def _covers(self, p: _Projection, position: Any) -> bool:
+        return self.store.covers(p.checkpoint.position, position)
 
     def _signal_progress(self) -> None:
         progress, self._progress = self._progress, asyncio.Event()

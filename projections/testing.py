@@ -198,6 +198,22 @@ class CheckpointStoreContract:
         if tables:
             assert await checkpoints.fetch(f"SELECT count(*) FROM {tables[0].name}") == [(0,)]
 
+    async def test_a_recorded_error_lasts_until_the_checkpoint_moves(self, checkpoints: CheckpointStore) -> None:
+        name = f"p-{uuid.uuid4()}"
+        at_two = await checkpoints.commit(await checkpoints.load(name), 2)
+        await checkpoints.record_error(at_two, "stopped at a poison event")
+        loaded = await checkpoints.load(name)
+        assert (loaded.position, loaded.seq, loaded.error) == (2, 1, "stopped at a poison event")
+        await checkpoints.record_error(at_two, "stopped again")  # a second run, stopped at the same event
+        assert (await checkpoints.load(name)).error == "stopped again"
+        moved = await checkpoints.commit(loaded, 3)  # the error takes no part in the compare-and-set
+        assert moved.error is None and (await checkpoints.load(name)).error is None
+        await checkpoints.record_error(at_two, "stale")  # recorded at a checkpoint that has moved on
+        assert (await checkpoints.load(name)).error is None
+        await checkpoints.record_error(moved, "boom")
+        assert (await checkpoints.reset(name)).error is None
+        assert (await checkpoints.load(name)).error is None
+
     async def test_names_are_independent(self, checkpoints: CheckpointStore) -> None:
         a, b = f"a-{uuid.uuid4()}", f"b-{uuid.uuid4()}"
         await checkpoints.commit(await checkpoints.load(a), 10)

@@ -28,6 +28,7 @@ class _Backend(Protocol):
     async def reset(self, name: str, drop: Sequence[Table], create: Sequence[Table]) -> Checkpoint: ...
     async def create_tables(self, tables: Sequence[Table]) -> None: ...
     async def dead_letters(self, name: str) -> list[DeadLetter]: ...
+    async def record_error(self, checkpoint: Checkpoint, error: str) -> None: ...
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
 
@@ -94,6 +95,9 @@ class SQLCheckpointStore:
 
     async def dead_letters(self, name: str) -> list[DeadLetter]:
         return await self._backend.dead_letters(name)
+
+    async def record_error(self, checkpoint: Checkpoint, error: str) -> None:
+        await self._backend.record_error(checkpoint, error)
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return await self._backend.fetch(sql, params)

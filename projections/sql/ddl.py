@@ -10,10 +10,11 @@ from sqlalchemy.schema import DropTable
 
 from eventsourcing.stores.sql.ddl import create_statements
 
-__all__ = ["CHECKPOINTS", "DEAD_LETTERS", "create_statements", "drop_statements", "metadata"]
+__all__ = ["CHECKPOINTS", "DEAD_LETTERS", "ERRORS", "create_statements", "drop_statements", "metadata"]
 
 CHECKPOINTS = "projection_checkpoints"
 DEAD_LETTERS = "projection_dead_letters"
+ERRORS = "projection_errors"
 
 metadata = MetaData()
 checkpoints_table = Table(
@@ -36,6 +37,17 @@ dead_letters_table = Table(
     Column("error", Text, nullable=False),
     Column("recorded_at", Text, nullable=False),
     PrimaryKeyConstraint("name", "event_id", name="pk_projection_dead_letters"),
+)
+
+# The error a runner stopped with, at checkpoint commit #seq: it applies while the checkpoint's seq
+# is still that one (a table of its own, so databases made before it need no migration).
+errors_table = Table(
+    ERRORS,
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("error", Text, nullable=False),
+    Column("recorded_at", Text, nullable=False),
 )
 
 

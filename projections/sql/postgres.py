@@ -23,7 +23,7 @@ from eventsourcing import ConfigurationError, StoreError, StoreUnavailable, cloc
 from eventsourcing.stores.sql.rows import iso_utc
 from projections.checkpoints import Checkpoint, DeadLetter, decode_position, encode_position
 from projections.errors import CheckpointConflict
-from projections.sql.ddl import CHECKPOINTS, DEAD_LETTERS, create_statements, drop_statements, metadata
+from projections.sql.ddl import CHECKPOINTS, DEAD_LETTERS, ERRORS, create_statements, drop_statements, metadata
 from projections.view import Ops, View
 
 try:
@@ -37,7 +37,14 @@ _DIALECT = pg_dialect.dialect()  # type: ignore[no-untyped-call]
 _SCHEMA_LOCK = 0x7072_6F6A_6563_0001  # serialises schema creation between processes (arbitrary, fixed)
 
 _ENSURE = f"INSERT INTO {CHECKPOINTS} (name, position, seq) VALUES ($1, NULL, 0) ON CONFLICT DO NOTHING"
-_LOAD = f"SELECT position, seq, updated_at FROM {CHECKPOINTS} WHERE name = $1"
+_LOAD = (
+    f"SELECT c.position, c.seq, c.updated_at, e.error FROM {CHECKPOINTS} c "
+    f"LEFT JOIN {ERRORS} e ON e.name = c.name AND e.seq = c.seq WHERE c.name = $1"
+)
+_ERROR = (
+    f"INSERT INTO {ERRORS} (name, seq, error, recorded_at) VALUES ($1, $2, $3, $4) ON CONFLICT (name) "
+    "DO UPDATE SET seq = excluded.seq, error = excluded.error, recorded_at = excluded.recorded_at"
+)
 _ADVANCE = (
     f"UPDATE {CHECKPOINTS} SET position = $1, seq = seq + 1, updated_at = $2 "
     "WHERE name = $3 AND seq = $4 AND position IS NOT DISTINCT FROM $5"
@@ -157,6 +164,7 @@ class PostgresCheckpointBackend:
             await raw.execute(_ENSURE, name)
             await raw.execute(_RESET, name, iso_utc(clock.now()))
             await raw.execute(f"DELETE FROM {DEAD_LETTERS} WHERE name = $1", name)
+            await raw.execute(f"DELETE FROM {ERRORS} WHERE name = $1", name)
             row = await raw.fetchrow(_LOAD, name)
         return _checkpoint(name, row)
 
@@ -173,6 +181,10 @@ class PostgresCheckpointBackend:
             DeadLetter(n, UUID(e), s, v, t, decode_position(p), err, dt.datetime.fromisoformat(at))
             for n, e, s, v, t, p, err, at in rows
         ]
+
+    async def record_error(self, checkpoint: Checkpoint, error: str) -> None:
+        async with self._connection() as raw:
+            await raw.execute(_ERROR, checkpoint.name, checkpoint.seq, error, iso_utc(clock.now()))
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         prepared = _numbered(sql)
@@ -245,10 +257,9 @@ def _dead_row(letter: DeadLetter, now: dt.datetime) -> tuple[Any, ...]:
 
 
 def _checkpoint(name: str, row: Any) -> Checkpoint:
-    position, seq, updated_at = row
-    return Checkpoint(
-        name, decode_position(position), seq, None if updated_at is None else dt.datetime.fromisoformat(updated_at)
-    )
+    position, seq, updated_at, error = row
+    at = None if updated_at is None else dt.datetime.fromisoformat(updated_at)
+    return Checkpoint(name, decode_position(position), seq, at, error)
 
 
 def _translate(err: BaseException, where: str) -> StoreError:

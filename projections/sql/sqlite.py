@@ -27,13 +27,20 @@ from eventsourcing.stores.sql.rows import iso_utc
 from eventsourcing.stores.sql.sqlite_runner import SQLiteRunner
 from projections.checkpoints import Checkpoint, DeadLetter, decode_position, encode_position
 from projections.errors import CheckpointConflict
-from projections.sql.ddl import CHECKPOINTS, DEAD_LETTERS, create_statements, drop_statements, metadata
+from projections.sql.ddl import CHECKPOINTS, DEAD_LETTERS, ERRORS, create_statements, drop_statements, metadata
 from projections.view import Ops, View
 
 _DIALECT = sqlite_dialect.dialect()
 
 _ENSURE = f"INSERT INTO {CHECKPOINTS} (name, position, seq) VALUES (?, NULL, 0) ON CONFLICT DO NOTHING"
-_LOAD = f"SELECT position, seq, updated_at FROM {CHECKPOINTS} WHERE name = ?"
+_LOAD = (
+    f"SELECT c.position, c.seq, c.updated_at, e.error FROM {CHECKPOINTS} c "
+    f"LEFT JOIN {ERRORS} e ON e.name = c.name AND e.seq = c.seq WHERE c.name = ?"
+)
+_ERROR = (
+    f"INSERT INTO {ERRORS} (name, seq, error, recorded_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) "
+    "DO UPDATE SET seq = excluded.seq, error = excluded.error, recorded_at = excluded.recorded_at"
+)
 _ADVANCE = (
     f"UPDATE {CHECKPOINTS} SET position = ?, seq = seq + 1, updated_at = ? WHERE name = ? AND seq = ? AND position IS ?"
 )
@@ -134,6 +141,11 @@ class SQLiteCheckpointBackend:
             DeadLetter(n, _uuid(e), s, v, t, decode_position(p), err, _parse(at)) for n, e, s, v, t, p, err, at in rows
         ]
 
+    async def record_error(self, checkpoint: Checkpoint, error: str) -> None:
+        row = (checkpoint.name, checkpoint.seq, error, iso_utc(clock.now()))
+        async with self._lock:
+            await self._runner.call(_execute, _ERROR, row)
+
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         async with self._lock:
             return await self._runner.call(_fetch, sql, params)
@@ -163,8 +175,8 @@ def _dead_row(letter: DeadLetter | None, now: str) -> tuple[Any, ...] | None:
 
 
 def _checkpoint(name: str, row: tuple[Any, ...]) -> Checkpoint:
-    position, seq, updated_at = row
-    return Checkpoint(name, decode_position(position), seq, None if updated_at is None else _parse(updated_at))
+    position, seq, updated_at, error = row
+    return Checkpoint(name, decode_position(position), seq, None if updated_at is None else _parse(updated_at), error)
 
 
 def _uuid(text: str) -> UUID:
@@ -263,6 +275,7 @@ def _reset(db: sqlite3.Connection, name: str, statements: list[str], now: str) -
         db.execute(_ENSURE, (name,))
         db.execute(_RESET, (now, name))
         db.execute(f"DELETE FROM {DEAD_LETTERS} WHERE name = ?", (name,))
+        db.execute(f"DELETE FROM {ERRORS} WHERE name = ?", (name,))
         row: tuple[Any, ...] = db.execute(_LOAD, (name,)).fetchone()
         db.execute("COMMIT")
     except BaseException:
@@ -270,6 +283,10 @@ def _reset(db: sqlite3.Connection, name: str, statements: list[str], now: str) -
             db.rollback()
         raise
     return row
+
+
+def _execute(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> None:
+    db.execute(sql, params)  # one statement outside a transaction: committed on its own
 
 
 def _fetch(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
