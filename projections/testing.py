@@ -1,4 +1,8 @@
-"""The checkpoint store contract, written once and bound to every backend (like `EventStoreContract`)::
+"""Test helpers shipped for users: the checkpoint store contract and `ProjectionScenario`.
+
+`ProjectionScenario` (see `projections.scenarios`): given events, then these view rows.
+
+The checkpoint store contract, written once and bound to every backend (like `EventStoreContract`)::
 
     class TestMyCheckpoints(CheckpointStoreContract):
         @pytest.fixture
@@ -22,7 +26,10 @@ from sqlalchemy import Column, Integer, MetaData, Table, Text
 from eventsourcing import StoreError
 from projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
 from projections.errors import CheckpointConflict
+from projections.scenarios import ProjectionScenario, ScenarioFailed
 from projections.view import View, ViewTables, table_copies
+
+__all__ = ["CheckpointStoreContract", "ProjectionScenario", "ScenarioFailed"]
 
 _metadata = MetaData()
 tallies = Table(
