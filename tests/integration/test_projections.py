@@ -113,48 +113,59 @@ async def test_status_reports_lag_in_events_and_seconds(
             await runner.wait_until_caught_up(10**9, timeout=0.05)
 
 
+class OwnTypeOnly(Counting):
+    name = "own-type-only"
+    stream_types = (STREAM_TYPE,)
+
+
 async def test_a_filtered_projector_waits_for_other_types_writes(tmp_path: Path) -> None:
     """Read-your-writes after a write the projector does not read (another stream type): its
     checkpoint only advanced over its own types' events, so waiting for such a position timed out."""
+    async with MemoryEventStore() as store:
+        await _filtered_projector_waits(store, f"sqlite:///{tmp_path / 'views-memory.db'}")
+    async with SQLEventStore(f"sqlite:///{tmp_path / 'events.db'}") as store:
+        await _filtered_projector_waits(store, f"sqlite:///{tmp_path / 'views-sqlite.db'}")
 
-    class OwnTypeOnly(Counting):
-        name = "own-type-only"
-        stream_types = (STREAM_TYPE,)
 
-    for store in (MemoryEventStore(), SQLEventStore(f"sqlite:///{tmp_path / 'events.db'}")):
-        async with store, SQLCheckpointStore(f"sqlite:///{tmp_path / f'views-{id(store)}.db'}") as views:
-            async with ProjectionRunner(store, views, [OwnTypeOnly()], batch_size=4) as runner:
-                await append(store, "own", ticks(3))
-                other = await store.append("other", ticks(9), 0, stream_type="ptest.Other")
-                await runner.wait_until_caught_up(other, timeout=2)  # catching up by itself
-                assert await view_rows(views) == {"own": 3}
-                following = asyncio.create_task(runner.run())
-                try:
-                    own = await append(store, "own", ticks(2))
-                    await runner.wait_until_caught_up(own, timeout=2)
-                    other = await store.append("other", ticks(5), 9, stream_type="ptest.Other")
-                    await runner.wait_until_caught_up(other, timeout=2)  # while following
-                    assert await view_rows(views) == {"own": 5}
-                    (status,) = await runner.status()
-                    assert (status.lag_events, status.lag_exact, status.state) == (0, True, "idle")
-                    assert store.covers(status.checkpoint, other.position)
-                finally:
-                    runner.stop()
-                    await following
-            # Interleaved writes of both types: moving the checkpoint over other types skips none of its own.
-            async with ProjectionRunner(store, views, [OwnTypeOnly()], batch_size=3) as runner:
-                following = asyncio.create_task(runner.run())
-                try:
-                    for i in range(12):
-                        own = await append(store, f"own-{i % 2}", ticks(1 + i % 3))
-                        other = await append_other(store, ticks(2))
-                        await runner.wait_until_caught_up(other if i % 2 else own, timeout=2)
-                finally:
-                    runner.stop()
-                    await following
-                await runner.catch_up()
-            audited = await audit_ids(views)
-            assert len(audited) == len(set(audited)) == 5 + sum(1 + i % 3 for i in range(12))
+async def test_a_filtered_projector_waits_for_other_types_writes_postgres(postgres_url: str) -> None:
+    async with SQLEventStore(postgres_url) as store:
+        await _filtered_projector_waits(store, postgres_url)
+
+
+async def _filtered_projector_waits(store: EventStore, views_url: str) -> None:
+    async with SQLCheckpointStore(views_url) as views:
+        async with ProjectionRunner(store, views, [OwnTypeOnly()], batch_size=4) as runner:
+            await append(store, "own", ticks(3))
+            other = await append_other(store, ticks(9))
+            await runner.wait_until_caught_up(other, timeout=2)  # catching up by itself
+            assert await view_rows(views) == {"own": 3}
+            following = asyncio.create_task(runner.run())
+            try:
+                own = await append(store, "own", ticks(2))
+                await runner.wait_until_caught_up(own, timeout=2)
+                other = await append_other(store, ticks(5))
+                await runner.wait_until_caught_up(other, timeout=2)  # while following
+                assert await view_rows(views) == {"own": 5}
+                (status,) = await runner.status()
+                assert (status.lag_events, status.lag_exact, status.state) == (0, True, "idle")
+                assert store.covers(status.checkpoint, other.position)
+            finally:
+                runner.stop()
+                await following
+        # Interleaved writes of both types: moving the checkpoint over other types skips none of its own.
+        async with ProjectionRunner(store, views, [OwnTypeOnly()], batch_size=3) as runner:
+            following = asyncio.create_task(runner.run())
+            try:
+                for i in range(12):
+                    own = await append(store, f"own-{i % 2}", ticks(1 + i % 3))
+                    other = await append_other(store, ticks(2))
+                    await runner.wait_until_caught_up(other if i % 2 else own, timeout=2)
+            finally:
+                runner.stop()
+                await following
+            await runner.catch_up()
+        audited = await audit_ids(views)
+        assert len(audited) == len(set(audited)) == 5 + sum(1 + i % 3 for i in range(12))
 
 
 async def append_other(store: EventStore, events: Sequence[NewEvent]) -> AppendResult:
