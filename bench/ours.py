@@ -8,8 +8,10 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from model import NOTE, Account
+from pg_cluster import fresh_database
 from records import OURS, Measurement
 from sizes import Sizes
 
@@ -19,19 +21,31 @@ Emit = Callable[[Measurement], None]
 
 
 class StoreFactory:
-    """A fresh, empty store per area, so areas never see each other's rows."""
+    """A fresh, empty store per area, so areas never see each other's rows.
 
-    def __init__(self, backend: str, workdir: Path) -> None:
-        if backend not in ("memory", "sqlite"):
+    PostgreSQL: a new database per area on the server of ``pg_url``, and a pool big enough for
+    the concurrent writers.
+    """
+
+    def __init__(self, backend: str, workdir: Path, pg_url: str | None = None, pool_size: int = 8) -> None:
+        if backend not in ("memory", "sqlite", "postgres"):
             raise ValueError(f"unknown backend {backend!r}")
+        if backend == "postgres" and pg_url is None:
+            raise ValueError("the postgres backend needs the server's URL")
         self.backend = backend
         self.workdir = workdir
+        self.pg_url = pg_url
+        self.pool_size = pool_size
 
     @asynccontextmanager
     async def fresh(self, name: str) -> AsyncIterator[EventStore]:
         store: EventStore
         if self.backend == "memory":
             store = MemoryEventStore()
+        elif self.backend == "postgres":
+            assert self.pg_url is not None
+            url = await fresh_database(self.pg_url, f"ours_{name}")
+            store = SQLEventStore(url, pool_size=self.pool_size)
         else:
             store = SQLEventStore(f"sqlite:///{_fresh_file(self.workdir / f'ours-{name}.db')}")
         async with store:
@@ -134,6 +148,36 @@ async def seed_and_read_all(stores: StoreFactory, sizes: Sizes, emit: Emit, rnd:
         emit(Measurement(OURS, stores.backend, "read_all", total / (t3 - t2), "ev/s", total, rnd))
 
 
+async def concurrent_writers(stores: StoreFactory, sizes: Sizes, emit: Emit, rnd: int) -> None:
+    """W writers at once (one event loop, a pool of W connections), each running load + deposit +
+    save commands over its own aggregates: commands/s over all writers."""
+    async with stores.fresh("writers") as store:
+        repo = Repository(Account, store)
+        await repo.save(Account.open("warmup"))
+        owned: list[list[Any]] = []
+        for w in range(sizes.writers):
+            ids = []
+            for i in range(sizes.writer_accounts):
+                account = Account.open(f"w{w}-{i}")
+                await repo.save(account)
+                ids.append(account.id)
+            owned.append(ids)
+
+        async def writer(ids: list[Any]) -> None:
+            for _ in range(sizes.writer_rounds):
+                for account_id in ids:
+                    account = await repo.get(account_id)
+                    account.deposit(1, NOTE)
+                    await repo.save(account)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(writer(ids) for ids in owned))
+        t1 = time.perf_counter()
+        assert (await repo.get(owned[-1][-1])).version == 1 + sizes.writer_rounds
+        n = sizes.writer_commands
+        emit(Measurement(OURS, stores.backend, "writers", n / (t1 - t0), "cmd/s", n, rnd))
+
+
 AREAS = {
     "command": sequential_commands,
     "batch": one_big_save,
@@ -142,7 +186,17 @@ AREAS = {
 }
 """Area name -> measure; the same names as `raw_sqlite.AREAS`, so an area's anchor can run beside it."""
 
+PG_AREAS = {
+    "command": sequential_commands,
+    "writers": concurrent_writers,
+    "batch": one_big_save,
+    "replay": replay,
+    "log": seed_and_read_all,
+}
+"""The PostgreSQL bench's areas (the same names as `raw_pg.AREAS`)."""
 
-def run(area: str, backend: str, workdir: Path, sizes: Sizes, emit: Emit, rnd: int) -> None:
+
+def run(area: str, backend: str, workdir: Path, sizes: Sizes, emit: Emit, rnd: int, pg_url: str | None = None) -> None:
     """One area on one backend, in its own event loop (the default asyncio loop)."""
-    asyncio.run(AREAS[area](StoreFactory(backend, workdir), sizes, emit, rnd))
+    measure = PG_AREAS[area] if backend == "postgres" else AREAS[area]
+    asyncio.run(measure(StoreFactory(backend, workdir, pg_url), sizes, emit, rnd))

@@ -21,11 +21,14 @@ Emit = Callable[[Measurement], None]
 
 DEFAULT_RUNNER = Path(__file__).resolve().parents[2] / "shared" / "bench" / "peer" / "run"
 
-_BACKENDS = {"memory": "popo", "sqlite": "sqlite"}
+_BACKENDS = {"memory": "popo", "sqlite": "sqlite", "postgres": "postgres"}
 _MEASURES = {
     "memory": ("append", "batch", "reconstitute"),
     "sqlite": ("append", "batch", "reconstitute", "seed", "notiflog"),
+    "postgres": ("append", "batch", "reconstitute", "seed", "notiflog"),
 }
+PG_SEEDED = "peer_seeded"
+"""The peer's seeded PostgreSQL database (``seed`` writes it, ``notiflog`` reads it)."""
 # peer metric -> (our key, factor turning the peer's value into our unit)
 _METRICS: dict[str, tuple[str, Callable[[float, Sizes], float]]] = {
     "append: create commands/s (save only)": ("create", lambda v, s: v),
@@ -43,24 +46,43 @@ class PeerFailed(RuntimeError):
     pass
 
 
-def run(runner: Path, backend: str, workdir: Path, sizes: Sizes, emit: Emit, rnd: int) -> None:
-    """All of the peer's measures that match ours on one backend (raises `PeerFailed`)."""
+def run(
+    runner: Path,
+    backend: str,
+    workdir: Path,
+    sizes: Sizes,
+    emit: Emit,
+    rnd: int,
+    *,
+    pg: tuple[str, int] | None = None,
+    before: Callable[[str], None] | None = None,
+) -> None:
+    """All of the peer's measures that match ours on one backend (raises `PeerFailed`).
+
+    PostgreSQL: ``pg`` is the (host, port) of the server to use (the peer's own script makes and
+    drops its databases there, as the ``postgres`` user, trust auth); ``before(measure)`` runs
+    before each measure (the caller creates the empty seeded database before ``seed``).
+    """
     peer_dir = workdir / "peer"
     peer_dir.mkdir(parents=True, exist_ok=True)
     out = peer_dir / f"peer-{backend}-{rnd}.jsonl"
     out.unlink(missing_ok=True)
-    seeded = peer_dir / "seeded.db"
+    seeded = str(peer_dir / "seeded.db") if backend != "postgres" else PG_SEEDED
     env = {**os.environ, "BENCH_TMP": str(peer_dir)}
+    if pg is not None:
+        env |= {"BENCH_PG_HOST": pg[0], "BENCH_PG_PORT": str(pg[1]), "BENCH_PG_USER": "postgres"}
     for measure in _MEASURES[backend]:
+        if before is not None:
+            before(measure)
         args = [str(runner), "--backend", _BACKENDS[backend], "--measure", measure, "--out", str(out)]
         args += ["--round", str(rnd)]
         if measure in ("append",):
             args += ["--n-agg", str(sizes.accounts), "--rounds", str(sizes.rounds)]
-        if measure == "seed":
+        if measure == "seed" and backend != "postgres":
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{seeded}{suffix}").unlink(missing_ok=True)
         if measure in ("seed", "notiflog"):
-            args += ["--target", str(seeded)]
+            args += ["--target", seeded]
         done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             sys.stderr.write(done.stderr[-4000:])

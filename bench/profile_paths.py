@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/profile_paths.py command  [--backend sqlite] [--n 3000] [--top 25]
     .venv/bin/python bench/profile_paths.py batch | replay | read_all
+    .venv/bin/python bench/profile_paths.py read_all --backend postgres   # starts a throwaway cluster
 
 Each path is set up untimed, then only the measured loop runs under the profiler (the same shapes as
 core_bench.py). Profiling inflates pure-Python call costs, so read the output for shares, and the
@@ -26,6 +27,7 @@ if str(HERE) not in sys.path:
 
 from model import NOTE, Account  # noqa: E402
 from ours import StoreFactory  # noqa: E402
+from pg_cluster import start_server  # noqa: E402
 
 from eventsourcing import EventStore, Repository  # noqa: E402
 
@@ -93,7 +95,7 @@ async def prepare(path: str, store: EventStore, n: int) -> Loop:
 
 
 async def main_async(args: argparse.Namespace, workdir: Path) -> None:
-    async with StoreFactory(args.backend, workdir).fresh(f"profile-{args.path}") as store:
+    async with StoreFactory(args.backend, workdir, args.pg_url).fresh(f"profile_{args.path}") as store:
         loop = await prepare(args.path, store, args.n)
         t0 = time.perf_counter()
         done = await loop()
@@ -111,15 +113,26 @@ async def main_async(args: argparse.Namespace, workdir: Path) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("path", choices=["command", "batch", "replay", "read_all"])
-    p.add_argument("--backend", choices=["memory", "sqlite"], default="sqlite")
+    p.add_argument("--backend", choices=["memory", "sqlite", "postgres"], default="sqlite")
+    p.add_argument(
+        "--pg-url", default=None, help="postgres: a running server (default: start a throwaway durable cluster)"
+    )
     p.add_argument("--n", type=int, default=None, help="commands or events per measured loop")
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
     args = p.parse_args()
     if args.n is None:
         args.n = {"command": 3_000, "batch": 5_000, "replay": 30_000, "read_all": 100_000}[args.path]
-    with tempfile.TemporaryDirectory(prefix="profile-") as workdir:
-        asyncio.run(main_async(args, Path(workdir)))
+    server = None
+    if args.backend == "postgres" and args.pg_url is None:
+        server = start_server()
+        args.pg_url = server.url()
+    try:
+        with tempfile.TemporaryDirectory(prefix="profile-") as workdir:
+            asyncio.run(main_async(args, Path(workdir)))
+    finally:
+        if server is not None:
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -29,10 +29,16 @@ def metrics(s: Sizes) -> list[Metric]:
     batch = f"One save of {s.batch:,} pending events (median of {s.batch_reps})"
     replay = f"Replay of one {s.replay:,}-event aggregate, no snapshot (median of {s.replay_reps})"
     log = f"Global log: {s.log_aggregates:,} aggregates x {s.log_per_aggregate} events, then read_all + decode"
+    writers = (
+        f"{s.writers} concurrent writers: {s.writer_accounts} aggregates each, {s.writer_rounds} rounds "
+        "of load+change+save (raw: single-row autocommit INSERTs)"
+    )
     return [
         Metric("command", cmd, "load+change+save", "cmd/s"),
         Metric("create", cmd, "create (save only)", "cmd/s"),
-        Metric("batch", batch, "save", "ev/s"),
+        Metric("writers", writers, f"{s.writers} writers, commands", "cmd/s"),
+        Metric("batch", batch, "save (raw: executemany)", "ev/s"),
+        Metric("batch_copy", batch, "raw: COPY", "ev/s"),
         Metric("replay_latest", replay, "get latest", "ev/s"),
         Metric("replay_version", replay, f"get(version={s.replay_version:,})", "ev/s"),
         Metric("seed", log, "seed (one save per aggregate)", "ev/s"),
@@ -80,7 +86,12 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f}%"
 
 
-def tables(medians: Medians, sizes: Sizes) -> str:
+def tables(
+    medians: Medians,
+    sizes: Sizes,
+    backends: Sequence[str] = BACKENDS,
+    footer: Sequence[str] | None = None,
+) -> str:
     header = ("backend", "measure", "unit", "ours", "spread", "raw", "peer", "ours/raw", "ours/peer")
     widths = (8, 30, 6, 10, 7, 10, 10, 9, 9)
     out: list[str] = []
@@ -95,7 +106,7 @@ def tables(medians: Medians, sizes: Sizes) -> str:
                     h.rjust(w) if i > 2 else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths, strict=True))
                 ),
             ]
-        for backend in BACKENDS:
+        for backend in backends:
             ours = medians.get(OURS, backend, metric.key)
             raw = medians.get(RAW, backend, metric.key)
             peer = medians.get(PEER, backend, metric.key)
@@ -117,12 +128,12 @@ def tables(medians: Medians, sizes: Sizes) -> str:
                     c.rjust(w) if i > 2 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
                 )
             )
-    out += [
-        "",
-        f"raw = {RAW_NAME} on the same table and rows (sqlite rows only: the memory rows have no raw anchor);",
-        "peer = PyPI eventsourcing 9.5.6 (memory: its popo backend; it cannot seed a log for another process).",
-        "spread = (max - min) / median of our figure over the runs.",
-    ]
+    if footer is None:
+        footer = [
+            f"raw = {RAW_NAME} on the same table and rows (sqlite rows only: the memory rows have no raw anchor);",
+            "peer = PyPI eventsourcing 9.5.6 (memory: its popo backend; it cannot seed a log for another process).",
+        ]
+    out += ["", *footer, "spread = (max - min) / median of our figure over the runs."]
     return "\n".join(out)
 
 
@@ -174,6 +185,35 @@ def targets(medians: Medians) -> list[Verdict]:
     ]
 
 
+def pg_targets(medians: Medians) -> list[Verdict]:
+    """Issue 3's targets, on PostgreSQL (fsync + synchronous_commit on), in this run."""
+
+    def get(impl: str, key: str) -> float | None:
+        return medians.get(impl, "postgres", key)
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return None if a is None or not b else a / b
+
+    ours_w, raw_w = get(OURS, "writers"), get(RAW, "writers")
+    ours_c, peer_c = get(OURS, "command"), get(PEER, "command")
+    return [
+        Verdict(
+            "8 concurrent writers / raw single-row inserts",
+            ratio(ours_w, raw_w),
+            0.4,
+            f"(ours {_num(ours_w)} cmd/s vs raw {_num(raw_w)} rows/s)",
+        ),
+        Verdict(
+            "sequential commands / peer",
+            ratio(ours_c, peer_c),
+            2.0,
+            f"(ours {_num(ours_c)} vs peer {_num(peer_c)} cmd/s)",
+        ),
+        Verdict("one save of 1,000 events, ev/s", get(OURS, "batch"), 60_000, ""),
+        Verdict("read_all + decode, ev/s", get(OURS, "read_all"), 200_000, ""),
+    ]
+
+
 def machine() -> dict[str, str | int | float | None]:
     model = platform.processor() or "unknown"
     try:
@@ -201,11 +241,16 @@ def machine() -> dict[str, str | int | float | None]:
     }
 
 
-def describe(info: dict[str, str | int | float | None], runs: int, extra: Sequence[str] = ()) -> str:
+def describe(
+    info: dict[str, str | int | float | None],
+    runs: int,
+    extra: Sequence[str] = (),
+    storage: str = "SQLite = file, WAL + synchronous=FULL",
+) -> str:
     lines = [
         f"machine: {info['cores']} cores, {info['cpu']}, {info['python']}, {info['os']}",
         f"         SQLite {info['sqlite']}, pydantic {info['pydantic']}, SQLAlchemy {info['sqlalchemy']}, "
         f"load average at start {info['loadavg_1m']:.2f}",
-        f"figures: medians of {runs} run(s); SQLite = file, WAL + synchronous=FULL",
+        f"figures: medians of {runs} run(s); {storage}",
     ]
     return "\n".join([*lines, *extra])

@@ -23,6 +23,16 @@ class Sizes:
     log_per_aggregate: int = 10
     page: int = 1_000
     """``read_all`` page size (the peer's big notification-log section)."""
+    writers: int = 8
+    """Concurrent writers (PostgreSQL): one connection each, different aggregates ..."""
+    writer_accounts: int = 50
+    """... this many aggregates per writer ..."""
+    writer_rounds: int = 10
+    """... and this many rounds of load + deposit + save over them (raw: as many single-row inserts)."""
+
+    @property
+    def writer_commands(self) -> int:
+        return self.writers * self.writer_accounts * self.writer_rounds
 
     @property
     def replay_version(self) -> int:
@@ -45,4 +55,7 @@ QUICK = Sizes(
     log_aggregates=100,
     log_per_aggregate=10,
     page=100,
+    writers=3,
+    writer_accounts=4,
+    writer_rounds=2,
 )
