@@ -14,13 +14,16 @@ from typing import Any, Generic, TypeVar
 from eventsourcing import context
 from eventsourcing.aggregate import Aggregate
 from eventsourcing.clock import require_aware
-from eventsourcing.errors import AggregateNotFound, ConcurrencyError
+from eventsourcing.errors import AggregateNotFound, ConcurrencyError, EventSourcingError
+from eventsourcing.events import DomainEvent, RecordedEvent
 from eventsourcing.snapshotting import Snapshot, SnapshotPolicy, SnapshotStore, StateCodec
 from eventsourcing.stores.base import AppendResult, EventStore
 
 A = TypeVar("A", bound=Aggregate)
 
 logger = logging.getLogger(__name__)
+
+_AS_OF_WINDOW = 1000  # events read per window when loading as of a time
 
 
 class Repository(Generic[A]):
@@ -65,13 +68,14 @@ class Repository(Generic[A]):
             raise ValueError("version starts at 1 (the state after the first event)")
         if as_of is not None:
             as_of = require_aware(as_of, "as_of")
-        snapshot = await self._latest_snapshot(aggregate_id, version, as_of)
-        start = None if snapshot is None else typing.cast(A, self._codec.restore(snapshot))  # type: ignore[union-attr]
+        snapshot, start = await self._start_from_snapshot(aggregate_id, version, as_of)
         from_version = 1 if snapshot is None else snapshot.version + 1
         if version is not None and from_version > version:
             events = []  # the snapshot is exactly the version asked for
+        elif as_of is not None:
+            events = await self._read_as_of(aggregate_id, from_version, as_of)
         else:
-            events = await self.store.read(aggregate_id, from_version=from_version, to_version=version, as_of=as_of)
+            events = await self.store.read(aggregate_id, from_version=from_version, to_version=version)
         reached = events[-1].version if events else (0 if snapshot is None else snapshot.version)
         name = self.aggregate_type.type_name
         if reached == 0:
@@ -94,6 +98,46 @@ class Repository(Generic[A]):
         snapshot = self._codec.take(aggregate)
         await self.snapshots.save(snapshot)
         return snapshot
+
+    async def _read_as_of(
+        self, aggregate_id: str, from_version: int, as_of: dt.datetime
+    ) -> list[RecordedEvent[DomainEvent]]:
+        # Timestamps never decrease within a stream, so the events at or before `as_of` are a prefix
+        # of the tail: read it in bounded windows and stop at the first short one, rather than asking
+        # the store to filter the whole rest of the stream by time.
+        events: list[RecordedEvent[DomainEvent]] = []
+        while True:
+            page = await self.store.read(
+                aggregate_id, from_version=from_version, to_version=from_version + _AS_OF_WINDOW - 1, as_of=as_of
+            )
+            events.extend(page)
+            if len(page) < _AS_OF_WINDOW:
+                return events
+            from_version += _AS_OF_WINDOW
+
+    async def _start_from_snapshot(
+        self, aggregate_id: str, version: int | None, as_of: dt.datetime | None
+    ) -> tuple[Snapshot | None, A | None]:
+        """The newest valid snapshot and the aggregate restored from it, or (None, None).
+
+        A snapshot only ever saves time: if the snapshot store fails or a snapshot does not decode,
+        the aggregate is replayed from its events instead (and the problem is logged).
+        """
+        if self._codec is None:
+            return None, None
+        try:
+            snapshot = await self._latest_snapshot(aggregate_id, version, as_of)
+            if snapshot is None:
+                return None, None
+            return snapshot, typing.cast(A, self._codec.restore(snapshot))
+        except EventSourcingError:
+            logger.warning(
+                "snapshot of %s %r unusable; replaying from events",
+                self.aggregate_type.type_name,
+                aggregate_id,
+                exc_info=True,
+            )
+            return None, None
 
     async def _latest_snapshot(
         self, aggregate_id: str, version: int | None, as_of: dt.datetime | None

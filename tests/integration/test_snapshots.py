@@ -27,6 +27,7 @@ from eventsourcing import (
     EventStore,
     MemoryEventStore,
     Repository,
+    StoreUnavailable,
     on,
     open_store,
 )
@@ -236,6 +237,42 @@ async def test_a_broken_sql_snapshot_store_is_logged_not_raised(sql_url: str, ca
         assert [r.exc_info[0].__name__ for r in caplog.records if r.exc_info] == ["StoreError"]
     async with SQLSnapshotStore(sql_url) as reopened:  # opening creates the table again
         assert await reopened.list() == []
+
+
+async def test_an_unusable_snapshot_store_falls_back_to_replay(stores: tuple[EventStore, Any]) -> None:
+    events, snaps = stores
+    carts = Repository(Cart, events, snapshots=snaps, snapshot_policy=EveryNEvents(1))
+    cart = Cart.open("alice", "cart-1")
+    cart.add_item("a", 1)
+    await carts.save(cart)
+
+    class Down(MemorySnapshotStore):
+        async def latest(self, stream_id: str, **bounds: Any) -> Snapshot | None:
+            raise StoreUnavailable("snapshot database unreachable")
+
+    assert (await Repository(Cart, events, snapshots=Down()).get("cart-1")).lines == {"a": 1}
+    good = (await snaps.list(stream_id="cart-1"))[-1]
+
+    class Corrupt(MemorySnapshotStore):
+        async def latest(self, stream_id: str, **bounds: Any) -> Snapshot | None:
+            return Snapshot("cart-1", good.stream_type, good.version, good.timestamp, good.fingerprint, b"{not json")
+
+    assert (await Repository(Cart, events, snapshots=Corrupt()).get("cart-1")).lines == {"a": 1}
+
+
+async def test_as_of_loads_read_only_the_needed_window(stores: tuple[EventStore, Any]) -> None:
+    events, snaps = stores
+    carts = Repository(Tally, events, snapshots=snaps, snapshot_policy=EveryNEvents(100))
+    tally = Tally("t-1")
+    for n in range(2_500):
+        tally.emit(Tally.Added(key="k", amount=n))
+    await carts.save(tally)  # one snapshot, at 2,500
+    recorded = await events.read("t-1")
+    for probe in (0, 999, 1_000, 1_001, 2_000, 2_499):
+        at = recorded[probe].timestamp
+        expected = [e for e in recorded if e.timestamp <= at][-1].version
+        assert (await carts.get("t-1", as_of=at)).version == expected
+        assert (await Repository(Tally, events).get("t-1", as_of=at)).version == expected
 
 
 async def test_snapshots_serve_as_of_loads(stores: tuple[EventStore, Any]) -> None:
