@@ -20,10 +20,10 @@ table (waiting at most the busy timeout) and number their events ``max(position)
 it, so positions are dense and commit-ordered and the token is a plain int; writers to different
 streams then wait for one another. Every writer of one table must use the same mode.
 
-Execution: SQLAlchemy creates the engine, the pool and the schema. Each operation checks out a
-pooled connection and runs on the asyncpg connection underneath, outside any SQLAlchemy
-transaction, so a statement is its own transaction: an append is one round trip (one statement
-that reads the stream's version, checks the expectation and inserts the whole batch from arrays).
+Execution: SQLAlchemy creates the schema; each operation then acquires a connection from an asyncpg
+pool and runs outside any transaction, so a statement is its own transaction: an append is one
+round trip (one statement that reads the stream's version, checks the expectation and inserts the
+whole batch from arrays).
 Driver errors are translated in one place, `_translate`.
 """
 
@@ -52,6 +52,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import UserDefinedType
 
 from eventsourcing.errors import (
@@ -379,20 +380,24 @@ class PostgresBackend:
         scheme, rest = url.split("://", 1)
         if scheme.lower() not in ("postgresql", "postgres", "postgresql+asyncpg"):
             raise ConfigurationError(f"not a PostgreSQL URL for asyncpg: {url!r}")
+        # Every statement the store runs is its own transaction, at this level (so a serializable
+        # store needs no BEGIN/COMMIT round trips).
+        self._server_settings = {
+            "application_name": "eventsourcing",
+            "default_transaction_isolation": level.lower(),
+            **_SESSION,
+        }
+        self._dsn = f"postgresql://{rest}"
+        self._pool_size = pool_size
+        # SQLAlchemy creates the schema (one short-lived connection, no pool kept); the operations
+        # run on an asyncpg pool of their own (its acquire/release costs a fraction of SQLAlchemy's
+        # checkout, and the pool does not reset connections with a round trip on release).
         self._engine: AsyncEngine = create_async_engine(
             f"postgresql+asyncpg://{rest}",
-            pool_size=pool_size,
-            max_overflow=pool_size,
-            # Every statement the store runs on the driver connection is its own transaction, at
-            # this level (so a serializable store needs no BEGIN/COMMIT round trips).
-            connect_args={
-                "server_settings": {
-                    "application_name": "eventsourcing",
-                    "default_transaction_isolation": level.lower(),
-                    **_SESSION,
-                }
-            },
+            poolclass=NullPool,
+            connect_args={"server_settings": self._server_settings},
         )
+        self._pool: asyncpg.Pool | None = None
         self._open = False
 
     async def open(self) -> None:
@@ -409,14 +414,26 @@ class PostgresBackend:
                 await conn.run_sync(metadata.create_all)
                 if self.strict_order:
                     await conn.execute(text(STRICT_FUNCTION))
+            await self._engine.dispose()
+            self._pool = await asyncpg.create_pool(
+                self._dsn,
+                min_size=0,
+                max_size=2 * self._pool_size,
+                max_inactive_connection_lifetime=300.0,
+                reset=_reset,
+                server_settings=self._server_settings,
+            )
         except SQLAlchemyError as err:
             raise _translate(_driver_error(err), f"cannot open the PostgreSQL store {self._where()}") from err
-        except OSError as err:
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise _translate(err, f"cannot open the PostgreSQL store {self._where()}") from err
         self._open = True
 
     async def close(self) -> None:
         self._open = False
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
         await self._engine.dispose()
 
     # -- operations ---------------------------------------------------------------------------
@@ -528,41 +545,32 @@ class PostgresBackend:
         driver error is translated."""
         if not self._open:
             raise StoreError("the PostgreSQL store is not open: use `async with store:` or `await store.open()`")
+        pool = self._pool
+        assert pool is not None
         try:
-            # The pool's raw connection, not an SQLAlchemy Connection: a quarter of the checkout cost,
-            # and nothing here needs SQLAlchemy's transaction handling (each statement commits itself).
-            raw = await self._engine.raw_connection()
-            driver: asyncpg.Connection = raw.driver_connection
-            if driver.is_closed():  # dropped by the server while idle in the pool: connect afresh
-                raw.invalidate()
-                await self._engine.dispose(close=False)
-                raw = await self._engine.raw_connection()
-                driver = raw.driver_connection
+            driver: asyncpg.Connection = await pool.acquire()
             try:
                 result = await fn(driver, *args)
             except Exception as err:
                 if _lost(driver, err):
                     # The server went away (or restarted), so the pooled siblings of this connection
-                    # are as dead as it is: drop it and start a new pool (checked-out connections
-                    # finish normally). The next operation connects afresh.
-                    raw.invalidate(err)
-                    await self._engine.dispose(close=False)
-                else:
-                    raw.close()  # back to the pool
+                    # are as dead as it is: close it, and have the pool replace every idle one
+                    # (checked-out connections finish normally). The next operation connects afresh.
+                    driver.terminate()
+                    await pool.expire_connections()
                 raise
             except BaseException:
                 # Cancelled mid-statement: the protocol may be half-way through a message exchange,
                 # so this connection must not serve anyone again.
-                raw.invalidate()
+                driver.terminate()
                 raise
-            raw.close()
+            finally:
+                await pool.release(driver)
             return result
         except (asyncpg.UniqueViolationError, asyncpg.TransactionRollbackError):
             raise
         except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as err:
             raise _translate(err, f"PostgreSQL store {self._where()}") from err
-        except SQLAlchemyError as err:  # checking a connection out of the pool
-            raise _translate(_driver_error(err), f"PostgreSQL store {self._where()}") from err
 
     async def _read(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """A read: under SERIALIZABLE even a one-statement read can be chosen as a serialization
@@ -646,6 +654,13 @@ async def _append_nothing(
 async def _refs(connection: asyncpg.Connection, sql: str, ids: list[UUID]) -> list[StoredRef]:
     rows = await connection.fetch(sql, ids)
     return [StoredRef(*row) for row in rows]
+
+
+async def _reset(connection: asyncpg.Connection) -> None:
+    """What the pool runs on release: nothing, unless a transaction was left open (every operation
+    is one autocommitted statement; asyncpg's default reset is a round trip per release)."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
 
 
 def _lost(connection: asyncpg.Connection, err: Exception) -> bool:
