@@ -197,6 +197,8 @@ async def open_views(url: str, attempts: int = 3) -> SQLCheckpointStore:
 
 def state_of(status: ProjectionStatus) -> str:
     """What a status means to someone reading it from another process than the runner's."""
+    if status.state in ("stopped", "failed"):
+        return f"{status.state}: {status.error}" if status.error else status.state
     if status.updated_at is None and status.checkpoint is None:
         return "never run" if status.lag_events else "caught up"
     return "caught up" if status.lag_events == 0 else "behind"
@@ -211,7 +213,8 @@ def status_record(status: ProjectionStatus) -> dict[str, Any]:
         "lag_exact": status.lag_exact,
         "lag_seconds": round(status.lag_seconds, 3),
         "updated_at": None if status.updated_at is None else status.updated_at.astimezone(dt.UTC).isoformat(),
-        "state": state_of(status),
+        "state": state_of(status).split(":", 1)[0],
+        "error": status.error,
         "dead_letters": status.dead_letters,
     }
 

@@ -360,6 +360,9 @@ def test_failures_are_one_line_with_exit_codes(tmp_path: Path) -> None:
     # the poisoned projector stopped just before the event
     status = by_name(ok("projections", "status", "--store", store, "--app", str(poison), "--json"))
     assert (status["strict"]["checkpoint"], status["strict"]["lag_events"]) == (3, 6)
+    # and another process sees why it stopped
+    assert status["strict"]["state"] == "stopped"
+    assert "13 is unlucky" in status["strict"]["error"]
 
 
 def test_projections_are_loaded_only_for_projection_commands(tmp_path: Path) -> None:
