@@ -188,6 +188,7 @@ def test_status_run_and_rebuild(tmp_path: Path) -> None:
         "lag_seconds": 0,
         "updated_at": None,
         "state": "never run",
+        "error": None,
         "dead_letters": 0,
     }
     assert status["counters"]["lag_seconds"] > 3600  # the oldest event is from 2024
