@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # the helper modules beside this script
     sys.path.insert(0, str(HERE))
 
+import options  # noqa: E402
 import ours  # noqa: E402
 import peer  # noqa: E402
 import raw_sqlite  # noqa: E402
@@ -33,17 +34,10 @@ from sizes import FULL, QUICK  # noqa: E402
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--runs", type=int, default=None, help="runs to take the median of (default 3; --quick: 1)")
-    p.add_argument("--quick", action="store_true", help="tiny sizes, 1 run, no peer: checks that the bench runs")
-    p.add_argument("--skip-peer", action="store_true", help="do not run the peer library")
-    p.add_argument("--peer", type=Path, default=peer.DEFAULT_RUNNER, help="the peer's run script")
+    options.add_run_options(p, peer_runner=peer.DEFAULT_RUNNER)
     p.add_argument("--workdir", type=Path, default=None, help="where the databases go (default: a new temp dir)")
-    p.add_argument("--results-dir", type=Path, default=HERE / "results", help="where the JSON lines go")
     args = p.parse_args(argv)
-    if args.runs is None:
-        args.runs = 1 if args.quick else 3
-    if args.runs < 1:
-        p.error("--runs must be at least 1")
+    options.check_run_options(p, args)
     return args
 
 
@@ -99,16 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report.describe(info, args.runs, extra))
     print(report.tables(medians, sizes))
     print("\n## Targets (issue 2; SQLite file, WAL + synchronous=FULL, this run)")
-    verdicts = report.targets(medians)
-    for verdict in verdicts:
-        print(verdict.line())
-        results.write(
-            "target", name=verdict.name, measured=verdict.measured, wanted=verdict.wanted, passed=verdict.passed
-        )
-    for (impl, backend, metric), values in sorted(medians.runs.items()):
-        results.write(
-            "median", impl=impl, backend=backend, metric=metric, value=medians.get(impl, backend, metric), runs=values
-        )
+    report.record(results, medians, report.targets(medians))
     print(f"\nraw results: {results.path}")
     return 0
 

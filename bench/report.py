@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 
-from records import OURS, PEER, RAW, Measurement
+from records import OURS, PEER, RAW, Measurement, ResultsFile
 from sizes import Sizes
 
 
@@ -212,6 +212,19 @@ def pg_targets(medians: Medians) -> list[Verdict]:
         Verdict("one save of 1,000 events, ev/s", get(OURS, "batch"), 60_000, ""),
         Verdict("read_all + decode, ev/s", get(OURS, "read_all"), 200_000, ""),
     ]
+
+
+def record(results: ResultsFile, medians: Medians, verdicts: list[Verdict]) -> None:
+    """Print each verdict, then write the verdicts and every median to the results file."""
+    for verdict in verdicts:
+        print(verdict.line())
+        results.write(
+            "target", name=verdict.name, measured=verdict.measured, wanted=verdict.wanted, passed=verdict.passed
+        )
+    for (impl, backend, metric), values in sorted(medians.runs.items()):
+        results.write(
+            "median", impl=impl, backend=backend, metric=metric, value=medians.get(impl, backend, metric), runs=values
+        )
 
 
 def machine() -> dict[str, str | int | float | None]:

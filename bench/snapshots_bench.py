@@ -43,6 +43,8 @@ for path in (HERE, ROOT):  # bench/model.py and records.py; tests/postgres_serve
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
+import options  # noqa: E402
+import peer  # noqa: E402
 from model import Account  # noqa: E402
 from records import OURS, PEER, Measurement, ResultsFile  # noqa: E402
 from report import describe, machine  # noqa: E402
@@ -52,7 +54,6 @@ from eventsourcing.snapshotting import StateCodec  # noqa: E402
 from snapshots import EveryNEvents, SQLSnapshotStore  # noqa: E402
 from tests.postgres_server import PostgresServer  # noqa: E402
 
-PEER_RUNNER = ROOT.parent / "shared" / "bench" / "peer" / "run"
 BACKENDS = ("sqlite", "postgresql")
 INTERVAL = 100
 
@@ -254,16 +255,9 @@ def _ms(value: float | None) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--runs", type=int, default=None, help="runs to take the median of (default 3; --quick: 1)")
-    p.add_argument("--quick", action="store_true", help="small sizes, 1 run, no peer: checks that the bench runs")
-    p.add_argument("--skip-peer", action="store_true", help="do not run the peer library")
-    p.add_argument("--peer", type=Path, default=PEER_RUNNER, help="the peer's run script")
-    p.add_argument("--results-dir", type=Path, default=HERE / "results", help="where the JSON lines go")
+    options.add_run_options(p, peer_runner=peer.DEFAULT_RUNNER)
     args = p.parse_args(argv)
-    if args.runs is None:
-        args.runs = 1 if args.quick else 3
-    if args.runs < 1:
-        p.error("--runs must be at least 1")
+    options.check_run_options(p, args)
     return args
 
 
