@@ -32,7 +32,6 @@ from eventsourcing.cli.failures import CLIError, NotFound, UsageError
 from eventsourcing.cli.rendering import jsonable
 from eventsourcing.cli.replaying import LONG_REPLAY
 from eventsourcing.cli.stores import check_url, open_events, scheme_of
-from eventsourcing.errors import StoreUnavailable
 from eventsourcing.events import DomainEvent, RecordedEvent
 from eventsourcing.stores.base import EventStore
 from projections import ProjectionRunner, ProjectionStatus, Projector, SQLCheckpointStore
@@ -161,8 +160,7 @@ async def session(
     # Events of types no --app module declares are read as undecoded events: no projector handles them.
     async with open_events(store_url, lenient=True) as events:
         counting = CountingStore(events)
-        views = await open_views(views_url)
-        try:
+        async with SQLCheckpointStore(views_url) as views:
             runners = [
                 ProjectionRunner(cast(EventStore, counting), views, [p], batch_size=batch_size) for p in projectors
             ]
@@ -170,26 +168,6 @@ async def session(
                 for runner in runners if open_runners else ():
                     await stack.enter_async_context(runner)
                 yield Session(counting, views, runners)
-        finally:
-            await views.close()
-
-
-async def open_views(url: str, attempts: int = 3) -> SQLCheckpointStore:
-    """The view database, opened (its checkpoint and dead-letter tables created if missing).
-
-    Two processes opening a new SQLite views database at once can race in creating those tables
-    (the loser fails with "table ... already exists"): the tables then exist, so open again.
-    """
-    for attempt in range(attempts):
-        views = SQLCheckpointStore(url)
-        try:
-            await views.open()
-        except StoreUnavailable as err:
-            if "already exists" not in str(err) or attempt == attempts - 1:
-                raise
-            continue
-        return views
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 # -- status ---------------------------------------------------------------------------------------------
