@@ -94,7 +94,7 @@ def _check_one(
             Incompatibility(
                 "?",
                 "",
-                f"stored schema {writer_id} has no {EVENT_TYPE_KEY!r} / {SCHEMA_VERSION_KEY!r} attributes "
+                f"the stored schema has no {EVENT_TYPE_KEY!r} / {SCHEMA_VERSION_KEY!r} attributes "
                 "(it was not derived by eventsourcing.avro)",
                 writer_id=writer_id,
             )

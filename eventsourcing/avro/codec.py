@@ -125,7 +125,10 @@ class AvroCodec:
     def decode_dict(self, data: bytes) -> dict[str, Any]:
         """The payload as written (no resolution), in the JSON codec's shape: what upcasters receive."""
         if data[:1] == b"{" and self._json is not None:
-            return self._json.decode_dict(data)
+            try:
+                return self._json.decode_dict(data)
+            except ValueError as err:  # invalid JSON or UTF-8
+                raise CorruptEvent(f"stored JSON payload does not decode: {_first_line(err)}") from err
         schema_id = wire.schema_id_of(data)
         if schema_id is None:
             raise CorruptEvent("stored payload is not framed Avro (no magic byte 0)")

@@ -11,7 +11,7 @@ Python field type                              Avro
 ``datetime``, ``AwareDatetime``                ``long``, logical ``timestamp-micros`` (UTC; naive refused on write)
 ``date``                                       ``int``, logical ``date``
 ``UUID``                                       ``string``, logical ``uuid``
-``Enum`` with str values                       ``enum``: symbols are the values; ``__avro_default__`` is the fallback
+``Enum`` with str values                       ``enum``: symbols are the values; the default is what ``_missing_`` gives
 ``Enum`` with int values                       ``long``
 ``X | None``                                   ``["null", X]`` (``[X, "null"]`` when the default is not None)
 other unions                                   a union of the branches (their Avro types must differ)
@@ -58,6 +58,7 @@ Convert = Callable[[Any], Any]
 _CONSTANT_FACTORIES: tuple[object, ...] = (list, dict, set, frozenset, tuple)
 _ARRAYS: tuple[object, ...] = (list, set, frozenset, collections.abc.Sequence, collections.abc.Set)
 _MAPS: tuple[object, ...] = (dict, collections.abc.Mapping)
+_UNKNOWN_SYMBOL = "\x00a symbol no enum has"
 _TIMESTAMP = {"type": "long", "logicalType": "timestamp-micros"}
 _SIMPLE: dict[object, Schema] = {
     str: "string",
@@ -250,7 +251,7 @@ class _Deriver:
                     self.event_type,
                     path,
                     tp,
-                    f"{_describe(seen[key])} and {_describe(arg)} are both an Avro {key}; "
+                    f"{_name(seen[key])} and {_name(arg)} are both an Avro {key}; "
                     "a union's branches must differ in Avro type",
                 )
             seen[key] = arg
@@ -325,14 +326,9 @@ class _Deriver:
         if self._claim(name, tp, path):
             return name, _enum_value
         schema: dict[str, Any] = {"type": "enum", "name": name, "symbols": values}
-        fallback = tp.__dict__.get("__avro_default__")
+        fallback = _fallback(tp)
         if fallback is not None:
-            symbol = fallback.value if isinstance(fallback, Enum) else fallback
-            if symbol not in values:
-                raise UnmappableType(
-                    self.event_type, path, tp, f"__avro_default__ = {fallback!r} is not one of its values {values}"
-                )
-            schema["default"] = symbol
+            schema["default"] = fallback.value
         self.definitions[name] = schema
         return schema, _enum_value
 
@@ -364,6 +360,20 @@ def _aware(value: Any) -> Any:
     if isinstance(value, dt.datetime) and value.utcoffset() is None:
         raise ValueError(f"naive datetime {value.isoformat()}: Avro timestamps are instants; give it a timezone")
     return value
+
+
+def _fallback(tp: type[Enum]) -> Enum | None:
+    """The member an enum's own ``_missing_`` hook maps unknown values to: the Avro enum's default symbol.
+
+    The same fallback then applies whichever codec stored the value (pydantic calls ``_missing_`` too).
+    """
+    if getattr(tp._missing_, "__func__", None) is getattr(Enum._missing_, "__func__", None):
+        return None
+    try:
+        member = tp._missing_(_UNKNOWN_SYMBOL)
+    except Exception:  # a hook that only knows its own kind of values: no fallback
+        return None
+    return member if isinstance(member, tp) else None
 
 
 def _decimal(metadata: tuple[Any, ...]) -> tuple[Schema, Convert | None]:
@@ -407,7 +417,11 @@ def _branch_key(schema: Schema, definitions: dict[str, Schema]) -> str:
 
 
 def _describe(tp: object) -> str:
-    return tp.__qualname__ if isinstance(tp, type) else repr(tp)
+    return f"{tp.__module__}.{tp.__qualname__}" if isinstance(tp, type) else repr(tp)
+
+
+def _name(tp: object) -> str:
+    return tp.__name__ if isinstance(tp, type) else repr(tp).replace("typing.", "")
 
 
 def _hint(tp: Any) -> str:

@@ -44,5 +44,5 @@ class UnknownSchema(SerializationError):
 
 def _type_name(annotation: object) -> str:
     if isinstance(annotation, type):
-        return annotation.__qualname__
+        return annotation.__name__
     return repr(annotation).replace("typing.", "")
