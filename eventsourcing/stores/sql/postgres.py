@@ -20,10 +20,10 @@ table (waiting at most the busy timeout) and number their events ``max(position)
 it, so positions are dense and commit-ordered and the token is a plain int; writers to different
 streams then wait for one another. Every writer of one table must use the same mode.
 
-Execution: SQLAlchemy creates the schema; each operation then acquires a connection from an asyncpg
-pool and runs outside any transaction, so a statement is its own transaction: an append is one
-round trip (one statement that reads the stream's version, checks the expectation and inserts the
-whole batch from arrays).
+Execution: SQLAlchemy creates the schema; each operation then takes a connection from a lean pool
+(`pg_pool`) and runs outside any transaction, so a statement is its own transaction: an append of
+a few events is one round trip (one statement that reads the stream's version, checks the
+expectation and inserts the whole batch from arrays); a big batch goes in through COPY (`pg_copy`).
 Driver errors are translated in one place, `_translate`.
 """
 
@@ -41,10 +41,10 @@ from sqlalchemy import (
     Column,
     DateTime,
     Identity,
-    Index,
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     Table,
     Text,
     UniqueConstraint,
@@ -85,6 +85,9 @@ except ImportError as err:  # pragma: no cover - depends on the installed extras
         "the PostgreSQL event store needs asyncpg: install the extra, `pip install 'async-eventsourcing[postgres]'`"
     ) from err
 
+from eventsourcing.stores.sql.pg_copy import copy_rows, micros
+from eventsourcing.stores.sql.pg_pool import ConnectionPool
+
 T = TypeVar("T")
 
 ISOLATION_LEVELS = ("READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE")
@@ -103,7 +106,7 @@ metadata = MetaData()
 events_table = Table(
     "events",
     metadata,
-    Column("position", BigInteger, Identity(), primary_key=True),
+    Column("position", BigInteger, Identity(), nullable=False),
     Column("xid", XID8(), nullable=False, server_default=text("pg_current_xact_id()")),
     Column("stream_id", Text, nullable=False),
     Column("stream_type", Text, nullable=False),
@@ -114,12 +117,18 @@ events_table = Table(
     Column("timestamp", DateTime(timezone=True), nullable=False),
     Column("metadata", LargeBinary),
     Column("payload", LargeBinary, nullable=False),
+    # Three indexes, each one written per event, so each one paid by every append (an append of
+    # 1,000 events spends most of its time maintaining them): the global log's order and cursor
+    # (also the key: identity positions are unique, so the pair is), a stream's events in order
+    # (and the optimistic-concurrency check), and the idempotency key. read_all filtered by stream
+    # type walks the log's order and skips other types' rows rather than keep an index of its own.
+    PrimaryKeyConstraint("xid", "position", name="pk_events_xid_position"),
     UniqueConstraint("stream_id", "version", name="uq_events_stream_version"),
     UniqueConstraint("event_id", name="uq_events_event_id"),
-    # The global log's order and cursor; the second serves read_all filtered by one stream type.
-    Index("ix_events_xid_position", "xid", "position"),
-    Index("ix_events_stream_type_xid_position", "stream_type", "xid", "position"),
 )
+# Strict order reads and numbers by position alone: tables used in that mode also get this index
+# (created when a strict-order store opens).
+STRICT_INDEX = "CREATE UNIQUE INDEX IF NOT EXISTS ix_events_position ON events (position)"
 
 # Serialises schema creation between processes opening the store at once (CREATE ... IF NOT
 # EXISTS alone races on the catalogs). An arbitrary, fixed advisory lock key.
@@ -293,6 +302,15 @@ STRICT = Statements(position="position", after="position > $1", order="position"
 
 _MAX_VERSION = 2**31 - 1
 
+# Batches of at least this many events are appended through COPY (`pg_copy`): its three round trips
+# cost more than the one-statement append saves on a few rows, and less from here on (measured).
+COPY_THRESHOLD = 64
+
+
+def _copy_micros(timestamp: dt.datetime) -> int:
+    return micros(utc_timestamp(timestamp))
+
+
 _READ_ATTEMPTS = 5  # a read chosen as a serialization victim is run again, up to this many times
 # SQLSTATE classes of a server that is going away, refusing connections or out of resources.
 _UNAVAILABLE_CLASSES = ("08", "57P", "53")
@@ -397,7 +415,7 @@ class PostgresBackend:
             poolclass=NullPool,
             connect_args={"server_settings": self._server_settings},
         )
-        self._pool: asyncpg.Pool | None = None
+        self._pool: ConnectionPool | None = None
         self._open = False
 
     async def open(self) -> None:
@@ -413,21 +431,19 @@ class PostgresBackend:
                 await conn.execute(text(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})"))
                 await conn.run_sync(metadata.create_all)
                 if self.strict_order:
+                    await conn.execute(text(STRICT_INDEX))
                     await conn.execute(text(STRICT_FUNCTION))
             await self._engine.dispose()
-            self._pool = await asyncpg.create_pool(
-                self._dsn,
-                min_size=0,
-                max_size=2 * self._pool_size,
-                max_inactive_connection_lifetime=300.0,
-                reset=_reset,
-                server_settings=self._server_settings,
-            )
+            self._pool = ConnectionPool(self._connect, max_size=2 * self._pool_size)
         except SQLAlchemyError as err:
             raise _translate(_driver_error(err), f"cannot open the PostgreSQL store {self._where()}") from err
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
             raise _translate(err, f"cannot open the PostgreSQL store {self._where()}") from err
         self._open = True
+
+    async def _connect(self) -> asyncpg.Connection:
+        conn: asyncpg.Connection = await asyncpg.connect(self._dsn, server_settings=self._server_settings)
+        return conn
 
     async def close(self) -> None:
         self._open = False
@@ -445,18 +461,23 @@ class PostgresBackend:
             return await self._read(_append_nothing, self._sql.head, stream_id, expected)
         encode, encode_metadata = self._mapper.encode, self._mapper.encode_metadata
         ids = [e.event_id for e in events]
+        by_copy = len(events) >= COPY_THRESHOLD and not self.strict_order
+        stamp = _copy_micros if by_copy else utc_timestamp
         columns = (
             ids,
             [e.event.event_type for e in events],
             [e.event.schema_version for e in events],
-            [utc_timestamp(e.timestamp) for e in events],
+            [stamp(e.timestamp) for e in events],
             [encode_metadata(e.metadata) for e in events],
             [encode(e.event) for e in events],
         )
         try:
-            actual, position, reused = await self._call(
-                append_rows, stream_id, stream_type, expected, columns, self._lock_timeout
-            )
+            if by_copy:
+                actual, position, reused = await self._call(copy_rows, stream_id, stream_type, expected, columns)
+            else:
+                actual, position, reused = await self._call(
+                    append_rows, stream_id, stream_type, expected, columns, self._lock_timeout
+                )
         except asyncpg.TransactionRollbackError as err:  # serialization failure or deadlock: retryable
             raise ConcurrencyError(stream_id, expected, None, f"{err.__class__.__name__}: retry") from err
         except asyncpg.UniqueViolationError as err:
@@ -548,16 +569,16 @@ class PostgresBackend:
         pool = self._pool
         assert pool is not None
         try:
-            driver: asyncpg.Connection = await pool.acquire()
+            driver = await pool.acquire()
             try:
                 result = await fn(driver, *args)
             except Exception as err:
                 if _lost(driver, err):
                     # The server went away (or restarted), so the pooled siblings of this connection
-                    # are as dead as it is: close it, and have the pool replace every idle one
-                    # (checked-out connections finish normally). The next operation connects afresh.
+                    # are as dead as it is: close it, and have the pool close every other one (idle
+                    # ones now, checked-out ones when they come back). The next operation connects afresh.
                     driver.terminate()
-                    await pool.expire_connections()
+                    pool.expire()
                 raise
             except BaseException:
                 # Cancelled mid-statement: the protocol may be half-way through a message exchange,
@@ -565,7 +586,7 @@ class PostgresBackend:
                 driver.terminate()
                 raise
             finally:
-                await pool.release(driver)
+                pool.release(driver)  # a connection left in a transaction is closed, not reused
             return result
         except (asyncpg.UniqueViolationError, asyncpg.TransactionRollbackError):
             raise
@@ -654,13 +675,6 @@ async def _append_nothing(
 async def _refs(connection: asyncpg.Connection, sql: str, ids: list[UUID]) -> list[StoredRef]:
     rows = await connection.fetch(sql, ids)
     return [StoredRef(*row) for row in rows]
-
-
-async def _reset(connection: asyncpg.Connection) -> None:
-    """What the pool runs on release: nothing, unless a transaction was left open (every operation
-    is one autocommitted statement; asyncpg's default reset is a round trip per release)."""
-    if connection.is_in_transaction():
-        await connection.execute("ROLLBACK")
 
 
 def _lost(connection: asyncpg.Connection, err: Exception) -> bool:
