@@ -41,6 +41,7 @@ class _Writer:
     header: bytes
     parsed: Schema
     prepare: Convert | None
+    flat: bool
 
 
 @dataclass(slots=True)
@@ -72,9 +73,12 @@ class AvroCodec:
         cls = type(event)
         writer = self._writers.get(cls) or self._writer(cls)
         try:
-            datum = event.model_dump()
-            if writer.prepare is not None:
-                datum = writer.prepare(datum)
+            if writer.flat:  # the validated values as they are: model_dump() would copy them one by one
+                datum = event.__dict__ if writer.prepare is None else writer.prepare(dict(event.__dict__))
+            else:
+                datum = event.model_dump()
+                if writer.prepare is not None:
+                    datum = writer.prepare(datum)
             out = BytesIO()
             out.write(writer.header)
             schemaless_writer(out, writer.parsed, datum)
@@ -189,7 +193,7 @@ class AvroCodec:
         derived = derive(cls)
         schema_id = self.registry.register(derived.schema)
         parsed, _ = parse(derived.schema)
-        writer = _Writer(wire.header(schema_id), parsed, derived.prepare)
+        writer = _Writer(wire.header(schema_id), parsed, derived.prepare, derived.flat)
         self._writers[cls] = writer
         return writer
 

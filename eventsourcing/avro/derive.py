@@ -80,6 +80,8 @@ class EventSchema:
     schema: dict[str, Any]
     prepare: Convert | None
     """Applied to ``model_dump()``'s dict (enum members to values, Decimals to strings...); None: nothing to do."""
+    flat: bool
+    """No nested models: the event's own ``__dict__`` has the values ``model_dump()`` would give (without a copy)."""
 
 
 def derive(cls: type[DomainEvent]) -> EventSchema:
@@ -120,7 +122,12 @@ class _Deriver:
         schema[EVENT_TYPE_KEY] = self.event_type
         schema[SCHEMA_VERSION_KEY] = cls.schema_version
         schema["fields"] = fields
-        return EventSchema(self.event_type, cls.schema_version, schema, prepare)
+        flat = not any(
+            isinstance(owner, type) and issubclass(owner, BaseModel)
+            for owner in self.owners.values()
+            if owner is not cls
+        )
+        return EventSchema(self.event_type, cls.schema_version, schema, prepare, flat)
 
     # -- records and fields ------------------------------------------------------------------------
 
