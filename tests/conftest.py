@@ -1,4 +1,5 @@
-"""Shared fixtures: a throwaway PostgreSQL cluster for the whole run, an empty database per test.
+"""Shared fixtures: a throwaway PostgreSQL cluster and a Kafka broker for the whole run, an empty
+database per test.
 
 The cluster starts on first use only (a run that touches no PostgreSQL test never starts one) and
 is stopped and removed at the end of the session. If it cannot start, every test that needs it
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 import asyncpg
 import pytest
 
+from tests.kafka_server import KafkaBroker, KafkaBrokerError
 from tests.postgres_server import PostgresServer, PostgresServerError
 
 TEST_DATABASE = "eventsourcing_test"
@@ -53,6 +55,26 @@ async def postgres_url(postgres_server: PostgresServer) -> str:
     finally:
         await conn.close()
     return url
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[KafkaBroker]:
+    """A Kafka-protocol broker on 127.0.0.1 (Tansu, memory storage), or the cluster in EVENTSOURCING_KAFKA."""
+    broker = KafkaBroker()
+    try:
+        broker.start()
+    except KafkaBrokerError as err:
+        pytest.fail(f"cannot start the Kafka broker the tests need: {err}", pytrace=False)
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def kafka_bootstrap(kafka_broker: KafkaBroker) -> str:
+    """The broker's bootstrap servers (tests isolate themselves with a topic prefix of their own)."""
+    return kafka_broker.bootstrap_servers
 
 
 def _run_sync(sql: str, url: str) -> None:

@@ -9,7 +9,8 @@ from eventsourcing.stores.base import EventStore
 
 
 def open_store(url: str, **options: Any) -> EventStore:
-    """``memory://``, ``sqlite:///path.db``, ``postgresql://user@host:port/db``.
+    """``memory://``, ``sqlite:///path.db``, ``postgresql://user@host:port/db``,
+    ``kafka://host:port[,host:port]?prefix=events&partitions=8&index=/path/index.db``.
 
     The store is returned unopened: use it as an async context manager (or ``await store.open()``).
     """
@@ -22,6 +23,11 @@ def open_store(url: str, **options: Any) -> EventStore:
         from eventsourcing.stores.sql import SQLEventStore
 
         return SQLEventStore(url, **options)
+    if scheme == "kafka":
+        from eventsourcing.stores.kafka.url import kafka_store
+
+        return kafka_store(url, **options)
     raise ConfigurationError(
-        f"cannot open a store for {url!r}: use memory://, sqlite:///path.db or postgresql://user@host:port/db"
+        f"cannot open a store for {url!r}: use memory://, sqlite:///path.db, postgresql://user@host:port/db "
+        "or kafka://host:port"
     )

@@ -1,0 +1,5 @@
+"""The Kafka event store (needs the ``kafka`` extra: aiokafka)."""
+
+from eventsourcing.stores.kafka.store import KafkaEventStore
+
+__all__ = ["KafkaEventStore"]

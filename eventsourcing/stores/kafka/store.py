@@ -1,0 +1,396 @@
+"""`KafkaEventStore`: event streams on Kafka topics, with optimistic concurrency decided by log order.
+
+- One topic per stream type (``<prefix>.<type>``) with a fixed partition count; the record key is
+  the stream id, so a stream lives in one partition (the producer's murmur2 partitioner, as Java's).
+- One record per append (`envelope`), so a batch is atomic without Kafka transactions.
+- The store tails every topic of its prefix into a local index (`index.KafkaIndex`), which applies
+  the acceptance rule in partition order. An append produces its record, then reads its partition
+  up to that record and reports what the rule decided: the new version, `ConcurrencyError`,
+  `DuplicateEventId`, or the original result of an exact retry.
+- Reads (`read`, `read_all`, `get_event`, `stream_info`, `list_streams`, `head`) are served by the
+  index. They include every append made through this store (an append returns only once it is
+  indexed) and, from other writers, what the index has read: it reads to the end of every
+  partition on `open` and on `sync`, and polls every ``poll_interval`` seconds in between.
+- ``read_all`` is ordered within each partition; its position is a map ``{"topic/partition":
+  [offset, index in record]}``, valid against any store on the same topics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+import re
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, Self
+from uuid import UUID, uuid4
+
+from eventsourcing.errors import ConfigurationError, EventSourcingError, StoreError, StoreUnavailable
+from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
+from eventsourcing.serialization import EventMapper
+from eventsourcing.stores.base import (
+    AppendResult,
+    Expected,
+    StoreCapabilities,
+    StreamInfo,
+    check_append_args,
+    check_limit,
+    check_read_args,
+    check_stream_type,
+    conflict,
+    resolve_retry,
+    utc_timestamp,
+)
+from eventsourcing.stores.kafka.envelope import TOKEN_HEADER, EventEntry, encode_envelope
+from eventsourcing.stores.kafka.index import EventRow, KafkaIndex, Outcome, Partition, Position
+from eventsourcing.stores.kafka.log import KafkaLog
+from eventsourcing.stores.replay import StreamEvents
+from eventsourcing.stores.sql.rows import decode_rows, iso_utc
+
+log = logging.getLogger(__name__)
+
+_TOPIC_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+_MAX_TOPIC = 249
+
+
+class KafkaEventStore:
+    """An event store on Kafka (``bootstrap_servers``: ``host:port[,host:port...]``).
+
+    ``index`` is the path of the local SQLite index (None: in memory, read from the topics at every
+    open). ``partitions`` is the partition count of the topics the store creates (existing topics
+    keep theirs). ``codec``/``mapper`` choose the payload encoding, as for the other stores.
+    """
+
+    capabilities = StoreCapabilities(total_order=False)
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        prefix: str = "events",
+        partitions: int = 8,
+        index: str | None = None,
+        mapper: EventMapper | None = None,
+        poll_interval: float = 0.05,
+        metadata_interval: float = 2.0,
+        append_timeout: float = 30.0,
+        idempotent: bool | None = None,
+        max_record_bytes: int = 1_048_576,
+        replication_factor: int | None = None,
+    ) -> None:
+        if not prefix or _TOPIC_CHARS.search(prefix):
+            raise ConfigurationError(f"Kafka topic prefix {prefix!r}: use letters, digits, '.', '_' and '-'")
+        if partitions < 1:
+            raise ConfigurationError("partitions must be at least 1")
+        self.prefix = prefix
+        self.partitions = partitions
+        self.poll_interval = poll_interval
+        self.metadata_interval = metadata_interval
+        self.append_timeout = append_timeout
+        self._mapper = mapper or EventMapper()
+        self._index = KafkaIndex(index)
+        self._log = KafkaLog(
+            bootstrap_servers,
+            idempotent=idempotent,
+            max_record_bytes=max_record_bytes,
+            replication_factor=replication_factor,
+        )
+        self._topics: dict[str, int] = {}
+        self._waiters: dict[bytes, asyncio.Future[Outcome]] = {}
+        self._fetching = asyncio.Lock()
+        self._poller: asyncio.Task[None] | None = None
+        self._topics_read_at = 0.0
+        self._opened = False
+
+    def __repr__(self) -> str:
+        return f"KafkaEventStore({self._log.bootstrap_servers!r}, prefix={self.prefix!r})"
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Connect, open the index and read every event topic of the prefix to its end."""
+        if self._opened:
+            return
+        self._index.open()
+        try:
+            await self._log.start()
+            await self.sync()
+        except BaseException:
+            await self._log.stop()
+            self._index.close()
+            raise
+        self._opened = True
+        self._poller = asyncio.create_task(self._poll(), name=f"{self!r} poller")
+
+    async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
+        for waiter in self._waiters.values():
+            if not waiter.done():
+                waiter.set_exception(StoreUnavailable("the Kafka store was closed before the append was read back"))
+        await self._log.stop()
+        self._index.close()
+        self._opened = False
+
+    # -- following the topics -------------------------------------------------------------------
+
+    def topic_for(self, stream_type: str) -> str:
+        """The topic of a stream type: ``<prefix>.<type>``, other characters replaced and a hash added."""
+        name = f"{self.prefix}.{_TOPIC_CHARS.sub('_', stream_type)}"
+        if name != f"{self.prefix}.{stream_type}" or len(name) > _MAX_TOPIC:
+            digest = hashlib.sha1(stream_type.encode()).hexdigest()[:10]
+            name = f"{name[: _MAX_TOPIC - 11]}-{digest}"
+        return name
+
+    async def _refresh_topics(self) -> None:
+        found = await self._log.topics(f"{self.prefix}.")
+        self._topics.update(found)
+        for topic, count in found.items():
+            for partition in range(count):
+                self._index.partition(topic, partition)
+        self._topics_read_at = time.monotonic()
+
+    async def _ensure_topic(self, topic: str) -> None:
+        if topic in self._topics:
+            return
+        await self._refresh_topics()
+        if topic not in self._topics:
+            await self._log.create_topic(topic, self.partitions)
+            for _ in range(50):
+                await self._refresh_topics()
+                if topic in self._topics:
+                    return
+                await asyncio.sleep(0.02)
+            raise StoreUnavailable(f"topic {topic!r} was created but does not appear in the cluster's metadata")
+
+    async def _catch_up(self, parts: Sequence[Partition]) -> bool:
+        """One fetch of ``parts`` from their next offsets, applied to the index; whether any has more."""
+        async with self._fetching:
+            fetched = await self._log.fetch({(p.topic, p.partition): p.next_offset for p in parts})
+            batches = []
+            for part in parts:
+                got = fetched.get((part.topic, part.partition))
+                if got is not None:
+                    part.high_watermark = got.high_watermark
+                    batches.append((part, got.records, got.next_offset))
+            try:
+                outcomes = self._index.apply(batches)
+            except sqlite3.Error as err:
+                raise StoreError(f"the Kafka store's index failed: {err}") from err
+        for token, outcome in outcomes.items():
+            waiter = self._waiters.get(token)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(outcome)
+        return any(p.next_offset < p.high_watermark for p in parts)
+
+    async def sync(self) -> None:
+        """Read every event topic of the prefix to the end it has now (new topics included)."""
+        await self._refresh_topics()
+        parts = list(self._index.partitions.values())
+        if parts:
+            while await self._catch_up(parts):
+                pass
+
+    async def _poll(self) -> None:
+        failures = 0
+        while True:
+            await asyncio.sleep(self.poll_interval if not failures else min(5.0, 0.1 * 2**failures))
+            try:
+                if time.monotonic() - self._topics_read_at > self.metadata_interval:
+                    await self._refresh_topics()
+                parts = list(self._index.partitions.values())
+                more = bool(parts)
+                while more:  # behind: read on until the end of every partition
+                    more = await self._catch_up(parts)
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # the poller must outlive a broker outage; writers see their own errors
+                failures += 1
+                log.warning("%r: reading the topics failed (%s); retrying", self, err)
+
+    # -- appending ------------------------------------------------------------------------------
+
+    async def append(
+        self, stream_id: str, events: Sequence[NewEvent], expected_version: Expected, *, stream_type: str
+    ) -> AppendResult:
+        check_append_args(stream_id, events, expected_version, stream_type)
+        self._require_open()
+        mapper = self._mapper
+        entries = [
+            EventEntry(
+                e.event_id.bytes,
+                e.event.event_type,
+                e.event.schema_version,
+                iso_utc(utc_timestamp(e.timestamp)),
+                mapper.encode_metadata(e.metadata),
+                mapper.encode(e.event),
+            )
+            for e in events
+        ]
+        # What the index already knows decides some appends without a record: an exact retry of an
+        # indexed append, ids stored elsewhere, another type, a version the stream has passed.
+        with self._index_errors():
+            found = self._index.stored_refs([e.event_id for e in entries])
+            info = self._index.stream_info(stream_id)
+        retry = resolve_retry(stream_id, [e.event_id for e in events], found)
+        if retry is not None:
+            return retry
+        if info is not None:
+            check_stream_type(stream_id, stream_type, info.stream_type)
+            if isinstance(expected_version, int) and expected_version < info.version:
+                raise conflict(stream_id, expected_version, info.version)
+        topic = self.topic_for(stream_type)
+        await self._ensure_topic(topic)
+        value = encode_envelope(stream_type, expected_version, mapper.codec.name, entries)
+        token = uuid4().bytes
+        waiter: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._waiters[token] = waiter
+        try:
+            partition, offset = await self._log.produce(topic, stream_id.encode(), value, [(TOKEN_HEADER, token)])
+            outcome = await self._outcome(waiter, self._index.partition(topic, partition), offset)
+        finally:
+            del self._waiters[token]
+        if isinstance(outcome, EventSourcingError):
+            raise outcome
+        return outcome
+
+    async def _outcome(self, waiter: asyncio.Future[Outcome], part: Partition, offset: int) -> Outcome:
+        """Read ``part`` up to ``offset`` (the writer's own record) and return what the rule decided."""
+        try:
+            async with asyncio.timeout(self.append_timeout):
+                while not waiter.done():
+                    if part.next_offset > offset:  # applied, and its outcome is set with it
+                        break
+                    await self._catch_up([part])
+        except TimeoutError:
+            raise StoreUnavailable(
+                f"the append was written to {part.key} at offset {offset} but not read back within "
+                f"{self.append_timeout:g}s, so whether it was accepted is unknown; retrying it with the same "
+                "event ids is safe (an accepted append is not applied twice)"
+            ) from None
+        return waiter.result()
+
+    # -- reading --------------------------------------------------------------------------------
+
+    async def read(
+        self,
+        stream_id: str,
+        *,
+        from_version: int = 1,
+        to_version: int | None = None,
+        as_of: dt.datetime | None = None,
+    ) -> list[RecordedEvent[DomainEvent]]:
+        as_of = check_read_args(from_version, to_version, as_of)
+        self._require_open()
+        with self._index_errors():
+            rows = self._index.read(stream_id, from_version, to_version, None if as_of is None else iso_utc(as_of))
+        return decode_rows(self._mapper, self._points(rows))
+
+    async def read_events(
+        self,
+        stream_id: str,
+        *,
+        from_version: int = 1,
+        to_version: int | None = None,
+        as_of: dt.datetime | None = None,
+    ) -> StreamEvents:
+        records = await self.read(stream_id, from_version=from_version, to_version=to_version, as_of=as_of)
+        if not records:
+            return StreamEvents([], 0, None)
+        return StreamEvents([r.event for r in records], records[-1].version, records[-1].timestamp)
+
+    async def read_all(
+        self, *, after: Any = None, limit: int = 1000, stream_types: Sequence[str] | None = None
+    ) -> list[RecordedEvent[DomainEvent]]:
+        check_limit(limit)
+        self._require_open()
+        cursor = _position(after)
+        with self._index_errors():
+            rows = self._index.read_all(cursor, limit, stream_types)
+        by_id = self._index.by_id
+        current = {key: list(value) for key, value in cursor.items()}
+        decoded: list[tuple[Any, ...]] = []
+        for part, offset, idx, *rest in rows:
+            current[by_id[part].key] = [offset, idx]
+            decoded.append(({k: list(v) for k, v in current.items()}, *rest))
+        return decode_rows(self._mapper, decoded)
+
+    async def get_event(self, event_id: UUID) -> RecordedEvent[DomainEvent] | None:
+        self._require_open()
+        with self._index_errors():
+            row = self._index.get_event(event_id.bytes)
+        return None if row is None else decode_rows(self._mapper, self._points([row]))[0]
+
+    async def head(self, *, stream_types: Sequence[str] | None = None) -> Any:
+        self._require_open()
+        with self._index_errors():
+            return self._index.head(stream_types)
+
+    def covers(self, checkpoint: Any, position: Any) -> bool:
+        if position is None:
+            return True
+        if checkpoint is None:
+            return False
+        done, wanted = _position(checkpoint), _position(position)
+        return all(key in done and done[key] >= point for key, point in wanted.items())
+
+    async def stream_version(self, stream_id: str) -> int:
+        info = await self.stream_info(stream_id)
+        return 0 if info is None else info.version
+
+    async def stream_info(self, stream_id: str) -> StreamInfo | None:
+        self._require_open()
+        with self._index_errors():
+            return self._index.stream_info(stream_id)
+
+    async def list_streams(
+        self, *, stream_type: str | None = None, after: str | None = None, limit: int = 1000
+    ) -> list[StreamInfo]:
+        check_limit(limit)
+        self._require_open()
+        with self._index_errors():
+            return self._index.list_streams(stream_type, after, limit)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _points(self, rows: Sequence[EventRow]) -> list[tuple[Any, ...]]:
+        by_id = self._index.by_id
+        return [({by_id[part].key: [offset, idx]}, *rest) for part, offset, idx, *rest in rows]
+
+    def _require_open(self) -> None:
+        if not self._opened:
+            raise StoreError(f"{self!r} is not open: use it as an async context manager or await open()")
+
+    @contextlib.contextmanager
+    def _index_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as err:
+            raise StoreError(f"the Kafka store's index failed: {err}") from err
+
+
+def _position(value: Any) -> Position:
+    """A read position from a token (as returned, or after a JSON round trip); {} for the start."""
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        try:
+            return {str(key): [int(point[0]), int(point[1])] for key, point in value.items()}
+        except (TypeError, ValueError, IndexError):
+            pass
+    raise ValueError(f"not a Kafka store position: {value!r} (expected {{'topic/partition': [offset, index]}})")

@@ -1,0 +1,48 @@
+"""``kafka://host:port[,host:port]?prefix=...&partitions=...&index=...`` → `KafkaEventStore`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from eventsourcing.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from eventsourcing.stores.kafka.store import KafkaEventStore
+
+# URL parameter → (constructor argument, converter)
+_PARAMS: dict[str, tuple[str, Any]] = {
+    "prefix": ("prefix", str),
+    "partitions": ("partitions", int),
+    "index": ("index", str),
+    "poll_interval": ("poll_interval", float),
+    "append_timeout": ("append_timeout", float),
+    "replication_factor": ("replication_factor", int),
+    "max_record_bytes": ("max_record_bytes", int),
+}
+
+
+def kafka_store(url: str, **options: Any) -> KafkaEventStore:
+    """The store a ``kafka://`` URL describes; keyword ``options`` win over URL parameters."""
+    try:
+        from eventsourcing.stores.kafka.store import KafkaEventStore
+    except ImportError as err:  # pragma: no cover - depends on the installation
+        raise ConfigurationError(f"the Kafka store needs the 'kafka' extra (aiokafka): {err}") from err
+    parts = urlsplit(url)
+    servers = parts.netloc
+    if not servers:
+        raise ConfigurationError(f"{url!r}: give the bootstrap servers, e.g. kafka://127.0.0.1:9092")
+    kwargs: dict[str, Any] = {}
+    for name, values in parse_qs(parts.query, keep_blank_values=True).items():
+        if name not in _PARAMS:
+            known = ", ".join(sorted(_PARAMS))
+            raise ConfigurationError(f"{url!r}: unknown parameter {name!r} (known: {known})")
+        argument, convert = _PARAMS[name]
+        try:
+            kwargs[argument] = convert(values[-1])
+        except ValueError as err:
+            raise ConfigurationError(f"{url!r}: parameter {name!r} is not valid: {values[-1]!r}") from err
+    if kwargs.get("index") in ("", "memory"):
+        kwargs["index"] = None
+    kwargs.update(options)
+    return KafkaEventStore(servers, **kwargs)
