@@ -24,10 +24,12 @@ class StoreFactory:
     """A fresh, empty store per area, so areas never see each other's rows.
 
     PostgreSQL: a new database per area on the server of ``pg_url``, and a pool big enough for
-    the concurrent writers.
+    the concurrent writers. ``cache_size``: the command areas' repository aggregate cache (0: off).
     """
 
-    def __init__(self, backend: str, workdir: Path, pg_url: str | None = None, pool_size: int = 8) -> None:
+    def __init__(
+        self, backend: str, workdir: Path, pg_url: str | None = None, pool_size: int = 8, cache_size: int = 0
+    ) -> None:
         if backend not in ("memory", "sqlite", "postgres"):
             raise ValueError(f"unknown backend {backend!r}")
         if backend == "postgres" and pg_url is None:
@@ -36,6 +38,7 @@ class StoreFactory:
         self.workdir = workdir
         self.pg_url = pg_url
         self.pool_size = pool_size
+        self.cache_size = cache_size
 
     @asynccontextmanager
     async def fresh(self, name: str) -> AsyncIterator[EventStore]:
@@ -59,9 +62,12 @@ def _fresh_file(path: Path) -> Path:
 
 
 async def sequential_commands(stores: StoreFactory, sizes: Sizes, emit: Emit, rnd: int) -> None:
-    """The peer's ``append``: create N accounts, then rounds of load + deposit + save, one event each."""
+    """The peer's ``append``: create N accounts, then rounds of load + deposit + save, one event each.
+
+    With ``stores.cache_size`` the repository keeps that many aggregates: a load then reads only the
+    events stored after the cached version (none here) instead of replaying the stream."""
     async with stores.fresh("append") as store:
-        repo = Repository(Account, store)
+        repo = Repository(Account, store, cache_size=stores.cache_size)
         await repo.save(Account.open("warmup"))
         t0 = time.perf_counter()
         ids = []
@@ -100,9 +106,10 @@ async def one_big_save(stores: StoreFactory, sizes: Sizes, emit: Emit, rnd: int)
 
 
 async def replay(stores: StoreFactory, sizes: Sizes, emit: Emit, rnd: int) -> None:
-    """The peer's ``reconstitute`` without snapshots: get latest and get(version=half) of one long stream."""
+    """The peer's ``reconstitute`` without snapshots: get latest and get(version=half) of one long stream
+    (no aggregate cache: every get replays the whole stream)."""
     async with stores.fresh("replay") as store:
-        repo = Repository(Account, store)
+        repo = Repository(Account, store, cache_size=0)
         account = Account.open("big")
         while account.version < sizes.replay:  # saved in chunks of 1,000, as the peer builds it
             for _ in range(min(1_000, sizes.replay - account.version)):
@@ -152,7 +159,7 @@ async def concurrent_writers(stores: StoreFactory, sizes: Sizes, emit: Emit, rnd
     """W writers at once (one event loop, a pool of W connections), each running load + deposit +
     save commands over its own aggregates: commands/s over all writers."""
     async with stores.fresh("writers") as store:
-        repo = Repository(Account, store)
+        repo = Repository(Account, store, cache_size=stores.cache_size)
         await repo.save(Account.open("warmup"))
         owned: list[list[Any]] = []
         for w in range(sizes.writers):
@@ -196,7 +203,16 @@ PG_AREAS = {
 """The PostgreSQL bench's areas (the same names as `raw_pg.AREAS`)."""
 
 
-def run(area: str, backend: str, workdir: Path, sizes: Sizes, emit: Emit, rnd: int, pg_url: str | None = None) -> None:
+def run(
+    area: str,
+    backend: str,
+    workdir: Path,
+    sizes: Sizes,
+    emit: Emit,
+    rnd: int,
+    pg_url: str | None = None,
+    cache_size: int = 0,
+) -> None:
     """One area on one backend, in its own event loop (the default asyncio loop)."""
     measure = PG_AREAS[area] if backend == "postgres" else AREAS[area]
-    asyncio.run(measure(StoreFactory(backend, workdir, pg_url), sizes, emit, rnd))
+    asyncio.run(measure(StoreFactory(backend, workdir, pg_url, cache_size=cache_size), sizes, emit, rnd))

@@ -1,6 +1,6 @@
 """Profile one hot path of the core benchmark under cProfile and print where the time goes.
 
-    .venv/bin/python bench/profile_paths.py command  [--backend sqlite] [--n 3000] [--top 25]
+    .venv/bin/python bench/profile_paths.py command  [--backend sqlite] [--n 3000] [--top 25] [--cache-size 1000]
     .venv/bin/python bench/profile_paths.py batch | replay | read_all
     .venv/bin/python bench/profile_paths.py read_all --backend postgres   # starts a throwaway cluster
 
@@ -34,9 +34,9 @@ from eventsourcing import EventStore, Repository  # noqa: E402
 Loop = Callable[[], Awaitable[int]]
 
 
-async def prepare(path: str, store: EventStore, n: int) -> Loop:
+async def prepare(path: str, store: EventStore, n: int, cache_size: int = 0) -> Loop:
     """Set the path up; return the loop to measure (it returns how many events/commands it did)."""
-    repo = Repository(Account, store)
+    repo = Repository(Account, store, cache_size=cache_size if path == "command" else 0)
     if path == "command":
         ids = []
         for i in range(500):
@@ -96,7 +96,7 @@ async def prepare(path: str, store: EventStore, n: int) -> Loop:
 
 async def main_async(args: argparse.Namespace, workdir: Path) -> None:
     async with StoreFactory(args.backend, workdir, args.pg_url).fresh(f"profile_{args.path}") as store:
-        loop = await prepare(args.path, store, args.n)
+        loop = await prepare(args.path, store, args.n, args.cache_size)
         t0 = time.perf_counter()
         done = await loop()
         elapsed = time.perf_counter() - t0
@@ -119,6 +119,7 @@ def main() -> None:
     )
     p.add_argument("--n", type=int, default=None, help="commands or events per measured loop")
     p.add_argument("--top", type=int, default=25)
+    p.add_argument("--cache-size", type=int, default=0, help="command: the repository's aggregate cache (0: off)")
     p.add_argument("--sort", default="tottime", choices=["tottime", "cumulative"])
     args = p.parse_args()
     if args.n is None:

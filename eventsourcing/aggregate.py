@@ -36,6 +36,10 @@ _IMMUTABLE = (
     type(None),
 )
 _NO_DEFAULT = object()
+# Exact types whose instances cannot change, so a copy of an aggregate may share them.
+_ATOMIC = frozenset(
+    {str, int, float, bool, bytes, Decimal, UUID, dt.datetime, dt.date, dt.time, dt.timedelta, type(None)}
+)
 
 
 def on(*event_types: type[DomainEvent]) -> Callable[[F], F]:
@@ -63,6 +67,7 @@ class Aggregate:
     type_name: ClassVar[str] = ""
     __handlers__: ClassVar[dict[type[DomainEvent], Handler]] = {}
     __state_fields__: ClassVar[tuple[tuple[str, Any, bool], ...]] = ()
+    __extra_slots__: ClassVar[bool] = False
 
     __slots__ = ("__dict__", "_id", "_last_timestamp", "_pending", "_read_only", "_version")
 
@@ -77,6 +82,7 @@ class Aggregate:
                     handlers[event_type] = attr
         cls.__handlers__ = handlers
         cls.__state_fields__ = tuple(_state_fields(cls))
+        cls.__extra_slots__ = any("__slots__" in vars(klass) for klass in cls.__mro__[: cls.__mro__.index(Aggregate)])
         aggregates_registry.register(cls)
 
     def __init__(self, id: str | None = None) -> None:
@@ -173,6 +179,54 @@ class Aggregate:
             aggregate._last_timestamp = last.timestamp
         aggregate._read_only = read_only
         return aggregate
+
+    @classmethod
+    def _replay(
+        cls: type[A],
+        aggregate_id: str,
+        events: Iterable[DomainEvent],
+        version: int,
+        timestamp: dt.datetime | None,
+        *,
+        start: A | None = None,
+        read_only: bool = False,
+    ) -> A:
+        """Like `_rebuild`, from bare events and the version and timestamp of the last one."""
+        aggregate = cls(aggregate_id) if start is None else start
+        handlers = cls.__handlers__
+        for event in events:
+            handler = handlers.get(type(event)) or cls._handler_for_subclass(type(event))
+            if handler is not None:
+                handler(aggregate, event)
+        if version:
+            aggregate._version = version
+            aggregate._last_timestamp = timestamp
+        aggregate._read_only = read_only
+        return aggregate
+
+    def _clone(self: A) -> A:
+        """An independent copy of this aggregate without its pending events (for the repository's cache).
+
+        Immutable values are shared and everything else is deep-copied (one memo, so values shared
+        between fields stay shared), so no change to either copy can reach the other.
+        """
+        cls = type(self)
+        if cls.__extra_slots__:
+            clone = copy.deepcopy(self)
+            clone._pending = []
+            return clone
+        clone = cls.__new__(cls)
+        clone._id = self._id
+        clone._version = self._version
+        clone._pending = []
+        clone._read_only = self._read_only
+        clone._last_timestamp = self._last_timestamp
+        memo: dict[int, Any] = {}
+        clone.__dict__.update(
+            (name, value if type(value) in _ATOMIC else copy.deepcopy(value, memo))
+            for name, value in self.__dict__.items()
+        )
+        return clone
 
     def state(self) -> dict[str, Any]:
         """The declared state fields and their current values."""

@@ -8,6 +8,7 @@ import inspect
 import logging
 import random
 import typing
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
@@ -15,9 +16,10 @@ from eventsourcing import context
 from eventsourcing.aggregate import Aggregate
 from eventsourcing.clock import require_aware
 from eventsourcing.errors import AggregateNotFound, ConcurrencyError, EventSourcingError
-from eventsourcing.events import DomainEvent, RecordedEvent
+from eventsourcing.events import DomainEvent
 from eventsourcing.snapshotting import Snapshot, SnapshotPolicy, SnapshotStore, StateCodec
 from eventsourcing.stores.base import AppendResult, EventStore
+from eventsourcing.stores.replay import ReadsStreamEvents, StreamEvents, stream_events
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -32,6 +34,14 @@ class Repository(Generic[A]):
     ``snapshots`` (a `SnapshotStore`) lets loads start from the newest valid snapshot at or before
     the wanted version or time; ``snapshot_policy`` (e.g. ``EveryNEvents(100)``) decides when to
     write one. ``max_attempts`` bounds `update`'s optimistic retries after a `ConcurrencyError`.
+
+    ``cache_size`` (default 0: off) keeps that many recently loaded aggregates in memory, least
+    recently used dropped first. A cached aggregate is only ever a prefix of its stream: `get`
+    still reads the events stored after its version (written by anyone) and applies them, so it
+    returns the latest state while replaying only what it has not seen. Only states rebuilt from
+    stored events are cached (not what a save holds in memory), and callers get a copy, never the
+    cached instance. Loads with ``version=`` or ``as_of=`` do not use the cache; a cache hit does
+    not read snapshots.
     """
 
     def __init__(
@@ -42,11 +52,14 @@ class Repository(Generic[A]):
         snapshots: SnapshotStore | None = None,
         snapshot_policy: SnapshotPolicy | None = None,
         max_attempts: int = 10,
+        cache_size: int = 0,
     ) -> None:
         if not (isinstance(aggregate_type, type) and issubclass(aggregate_type, Aggregate)):
             raise TypeError("Repository(aggregate_type, store): aggregate_type must be an Aggregate subclass")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if not isinstance(cache_size, int) or cache_size < 0:
+            raise ValueError("cache_size must be an int >= 0 (0: no cache)")
         if snapshot_policy is not None and snapshots is None:
             raise ValueError("a snapshot_policy needs a snapshot store: pass snapshots=...")
         self.aggregate_type = aggregate_type
@@ -55,6 +68,10 @@ class Repository(Generic[A]):
         self.snapshot_policy = snapshot_policy
         self.max_attempts = max_attempts
         self._codec = StateCodec.of(aggregate_type) if snapshots is not None else None
+        self.cache_size = cache_size
+        # Cached aggregates are never changed once cached (concurrent gets clone them), only replaced.
+        self._cache: OrderedDict[str, A] = OrderedDict()
+        self._reads_events = isinstance(store, ReadsStreamEvents)
 
     async def get(self, aggregate_id: str, *, version: int | None = None, as_of: dt.datetime | None = None) -> A:
         """The aggregate now, after event ``version``, or as it was at ``as_of`` (aware datetime).
@@ -68,27 +85,74 @@ class Repository(Generic[A]):
             raise ValueError("version starts at 1 (the state after the first event)")
         if as_of is not None:
             as_of = require_aware(as_of, "as_of")
+        historic = version is not None or as_of is not None
+        if not historic and self.cache_size:
+            cached = self._cache.get(aggregate_id)
+            if cached is not None:
+                return await self._get_cached(cached)
         snapshot, start = await self._start_from_snapshot(aggregate_id, version, as_of)
         from_version = 1 if snapshot is None else snapshot.version + 1
         if version is not None and from_version > version:
-            events = []  # the snapshot is exactly the version asked for
+            events = StreamEvents([], 0, None)  # the snapshot is exactly the version asked for
         elif as_of is not None:
             events = await self._read_as_of(aggregate_id, from_version, as_of)
         else:
-            events = await self.store.read(aggregate_id, from_version=from_version, to_version=version)
-        reached = events[-1].version if events else (0 if snapshot is None else snapshot.version)
+            events = await self._read(aggregate_id, from_version, version)
+        reached = events.version or (0 if snapshot is None else snapshot.version)
         name = self.aggregate_type.type_name
         if reached == 0:
             when = f" at or before {as_of.isoformat()}" if as_of is not None else ""
             raise AggregateNotFound(f"{name} {aggregate_id!r} has no events{when}")
         if version is not None and reached < version:
             raise AggregateNotFound(f"{name} {aggregate_id!r} has {reached} events; version {version} does not exist")
-        historic = version is not None or as_of is not None
-        aggregate = self.aggregate_type._rebuild(aggregate_id, events, start=start, read_only=historic)
-        if not historic and self.snapshot_policy is not None:
-            # No valid snapshot, or an old one: catch up (e.g. after the class's state schema changed).
-            await self._snapshot_if_due(aggregate, 0 if snapshot is None else snapshot.version)
+        aggregate = self.aggregate_type._replay(
+            aggregate_id, events.events, events.version, events.timestamp, start=start, read_only=historic
+        )
+        if not historic:
+            self._remember(aggregate)
+            if self.snapshot_policy is not None:
+                # No valid snapshot, or an old one: catch up (e.g. after the class's state schema changed).
+                await self._snapshot_if_due(aggregate, 0 if snapshot is None else snapshot.version)
         return aggregate
+
+    async def _get_cached(self, cached: A) -> A:
+        """The cached aggregate's copy, brought up to date with the events stored since it was cached."""
+        aggregate = cached._clone()
+        tail = await self._read(aggregate.id, aggregate.version + 1, None)
+        if tail.events:
+            self.aggregate_type._replay(aggregate.id, tail.events, tail.version, tail.timestamp, start=aggregate)
+            self._remember(aggregate)
+        elif self._cache.get(aggregate.id) is cached:
+            self._cache.move_to_end(aggregate.id)
+        return aggregate
+
+    def _remember(self, aggregate: A) -> None:
+        """Cache a copy of ``aggregate``, just rebuilt from stored events (its state is the stream's at its version).
+
+        Never called after a save: a save that the store recognises as an idempotent retry returns the
+        stored version, yet the saved instance holds the retrying copy's events, not the stored ones.
+        """
+        if not self.cache_size:
+            return
+        current = self._cache.get(aggregate.id)
+        if current is not None and current.version > aggregate.version:
+            return  # a newer state was cached meanwhile (by a concurrent get or save)
+        try:
+            self._cache[aggregate.id] = aggregate._clone()
+        except Exception:  # state that cannot be copied: not cached, loads replay it
+            self._cache.pop(aggregate.id, None)
+            logger.debug("cannot cache %s %r", self.aggregate_type.type_name, aggregate.id, exc_info=True)
+            return
+        self._cache.move_to_end(aggregate.id)
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    async def _read(self, aggregate_id: str, from_version: int, to_version: int | None) -> StreamEvents:
+        if self._reads_events:
+            return await typing.cast(ReadsStreamEvents, self.store).read_events(
+                aggregate_id, from_version=from_version, to_version=to_version
+            )
+        return stream_events(await self.store.read(aggregate_id, from_version=from_version, to_version=to_version))
 
     async def take_snapshot(self, aggregate_id: str) -> Snapshot:
         """Snapshot the aggregate's latest state now (the on-demand policy)."""
@@ -99,20 +163,28 @@ class Repository(Generic[A]):
         await self.snapshots.save(snapshot)
         return snapshot
 
-    async def _read_as_of(
-        self, aggregate_id: str, from_version: int, as_of: dt.datetime
-    ) -> list[RecordedEvent[DomainEvent]]:
+    async def _read_as_of(self, aggregate_id: str, from_version: int, as_of: dt.datetime) -> StreamEvents:
         # Timestamps never decrease within a stream, so the events at or before `as_of` are a prefix
         # of the tail: read it in bounded windows and stop at the first short one, rather than asking
         # the store to filter the whole rest of the stream by time.
-        events: list[RecordedEvent[DomainEvent]] = []
+        events: list[DomainEvent] = []
+        last = StreamEvents(events, 0, None)
         while True:
-            page = await self.store.read(
-                aggregate_id, from_version=from_version, to_version=from_version + _AS_OF_WINDOW - 1, as_of=as_of
-            )
-            events.extend(page)
-            if len(page) < _AS_OF_WINDOW:
-                return events
+            to_version = from_version + _AS_OF_WINDOW - 1
+            if self._reads_events:
+                page = await typing.cast(ReadsStreamEvents, self.store).read_events(
+                    aggregate_id, from_version=from_version, to_version=to_version, as_of=as_of
+                )
+            else:
+                records = await self.store.read(
+                    aggregate_id, from_version=from_version, to_version=to_version, as_of=as_of
+                )
+                page = stream_events(records)
+            events.extend(page.events)
+            if page.events:
+                last = page
+            if len(page.events) < _AS_OF_WINDOW:
+                return StreamEvents(events, last.version, last.timestamp)
             from_version += _AS_OF_WINDOW
 
     async def _start_from_snapshot(

@@ -54,6 +54,29 @@ def decode_rows(mapper: EventMapper, rows: Iterable[Sequence[Any]]) -> list[Reco
     return out
 
 
+def decode_events(
+    mapper: EventMapper, rows: Iterable[Sequence[Any]], stream_id: str, from_version: int
+) -> list[DomainEvent]:
+    """Decode the rows of one stream's replay: ``(event_type, schema_version, payload)`` from
+    ``from_version`` on, in version order (the version is only needed to name a bad event)."""
+    decoders = mapper.decoders()
+    out: list[DomainEvent] = []
+    append = out.append
+    collecting = gc.isenabled()
+    if collecting:
+        gc.disable()
+    try:
+        for version, (event_type, schema_version, payload) in enumerate(rows, from_version):
+            try:
+                append(decoders[event_type, schema_version](payload))
+            except Exception:  # not cached yet, or bad data: the slow path builds the decoder or names the error
+                append(mapper.decode(event_type, schema_version, payload, stream_id=stream_id, version=version))
+    finally:
+        if collecting:
+            gc.enable()
+    return out
+
+
 _last_second: tuple[tuple[int, ...], str] = ((), "")
 
 

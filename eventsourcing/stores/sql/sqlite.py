@@ -41,7 +41,8 @@ from eventsourcing.stores.base import (
     resolve_retry,
     utc_timestamp,
 )
-from eventsourcing.stores.sql.rows import EVENT_COLUMNS, decode_rows, iso_utc
+from eventsourcing.stores.replay import StreamEvents
+from eventsourcing.stores.sql.rows import EVENT_COLUMNS, decode_events, decode_rows, iso_utc
 from eventsourcing.stores.sql.sqlite_runner import SQLiteRunner
 
 T = TypeVar("T")
@@ -70,6 +71,9 @@ _HEAD = "SELECT version, stream_type FROM events WHERE stream_id = ? ORDER BY ve
 _HEAD_POSITION = "SELECT version, stream_type, position FROM events WHERE stream_id = ? ORDER BY version DESC LIMIT 1"
 _STREAMS = "SELECT stream_id, stream_type, max(version) FROM events WHERE stream_id > ?"
 _READ = f"SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = ? AND version >= ? AND version <= ?"
+# A replay reads the last version (and its timestamp) first, then only the three columns it decodes up
+# to that version: rows are never changed or deleted, so the two reads agree without a transaction.
+_READ_WHERE = " FROM events WHERE stream_id = ?1 AND version >= ?2 AND version <= ?3"
 _READ_ALL = f"SELECT {EVENT_COLUMNS} FROM events WHERE position > ?"
 _BY_ID = f"SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ?"
 _MAX_VERSION = 2**62
@@ -125,6 +129,19 @@ class SQLiteBackend:
         rows = await self._call(_fetch, sql + " ORDER BY version", params)
         return self._decode(rows)
 
+    async def read_events(
+        self, stream_id: str, from_version: int, to_version: int | None, as_of: dt.datetime | None
+    ) -> StreamEvents:
+        where, params = _READ_WHERE, [stream_id, from_version, _MAX_VERSION if to_version is None else to_version]
+        if as_of is not None:
+            where += " AND timestamp <= ?4"
+            params.append(iso_utc(as_of))
+        rows, last = await self._call(_fetch_events, where, params)
+        if last is None:
+            return StreamEvents([], 0, None)
+        events = decode_events(self._mapper, rows, stream_id, from_version)
+        return StreamEvents(events, last[0], dt.datetime.fromisoformat(last[1]))
+
     async def read_all(
         self, after: Any, limit: int, stream_types: Sequence[str] | None
     ) -> list[RecordedEvent[DomainEvent]]:
@@ -178,6 +195,18 @@ class SQLiteBackend:
 
 def _fetch(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     return db.execute(sql, params).fetchall()
+
+
+def _fetch_events(
+    db: sqlite3.Connection, where: str, params: list[Any]
+) -> tuple[list[tuple[Any, ...]], tuple[int, str] | None]:
+    """A replay's rows up to the last version that matches, and that version and its timestamp."""
+    last = db.execute(f"SELECT version, timestamp{where} ORDER BY version DESC LIMIT 1", params).fetchone()
+    if last is None:
+        return [], None
+    params = [*params]
+    params[2] = last[0]
+    return db.execute(f"SELECT event_type, schema_version, payload{where} ORDER BY version", params).fetchall(), last
 
 
 # An append is one write transaction: BEGIN IMMEDIATE takes SQLite's write lock (WAL then guarantees

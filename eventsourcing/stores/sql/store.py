@@ -24,6 +24,7 @@ from eventsourcing.stores.base import (
     check_limit,
     check_read_args,
 )
+from eventsourcing.stores.replay import StreamEvents, stream_events
 
 
 class _Backend(Protocol):
@@ -126,6 +127,22 @@ class SQLEventStore:
     ) -> list[RecordedEvent[DomainEvent]]:
         as_of = check_read_args(from_version, to_version, as_of)
         return await self._backend.read(stream_id, from_version, to_version, as_of)
+
+    async def read_events(
+        self,
+        stream_id: str,
+        *,
+        from_version: int = 1,
+        to_version: int | None = None,
+        as_of: dt.datetime | None = None,
+    ) -> StreamEvents:
+        """What `read` returns, as `StreamEvents` (`Repository.get` rebuilds aggregates from these)."""
+        as_of = check_read_args(from_version, to_version, as_of)
+        narrow = getattr(self._backend, "read_events", None)
+        if narrow is None:  # a backend without a narrower read: the records' events
+            return stream_events(await self._backend.read(stream_id, from_version, to_version, as_of))
+        result: StreamEvents = await narrow(stream_id, from_version, to_version, as_of)
+        return result
 
     async def read_all(
         self, *, after: Any = None, limit: int = 1000, stream_types: Sequence[str] | None = None
