@@ -250,3 +250,17 @@ def test_the_event_mapper_with_avro_including_upcasts(forget: list[str]) -> None
     )
     with pytest.raises(CorruptEvent, match=r"'avro_test.codec.priced' payload does not decode"):
         mapper.decode("avro_test.codec.priced", 2, current[:-1], stream_id="s", version=2)
+
+
+def test_flat_events_are_written_from_their_own_values_with_conversions(codec: AvroCodec) -> None:
+    class Tipped(DomainEvent):  # no nested models: written from __dict__, converted on a copy
+        event_type = "avro_test.codec.tipped"
+        size: Size
+        tip: Decimal
+        at: dt.datetime
+
+    event = Tipped(size=Size.large, tip=Decimal("0.125"), at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+    assert codec.decode(Tipped, codec.encode(event)) == event
+    assert event.size is Size.large and event.tip == Decimal("0.125")  # the event itself is untouched
+    with pytest.raises(SerializationError, match=r"naive datetime"):
+        codec.encode(event.model_copy(update={"at": dt.datetime(2024, 1, 1)}))
