@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# async-eventsourcing PostgreSQL benchmark ({results.path.name})")
     print(report.describe(info, args.runs, extra, storage="PostgreSQL, one server for ours, raw and peer"))
     footer = [
-        "raw = asyncpg on a table created by our store (same columns, 5 indexes, same rows), statements prepared;",
+        "raw = asyncpg on a table created by our store (same columns, same indexes, same rows), statements prepared;",
         "peer = PyPI eventsourcing 9.5.6, --backend postgres (psycopg), on the same server.",
     ]
     print(report.tables(medians, sizes, backends=(BACKEND,), footer=footer))

@@ -1,7 +1,7 @@
 """The raw driver anchor on PostgreSQL: asyncpg on the same table, indexes and rows as our store.
 
 Each measure creates a fresh database, lets our own store create the table in it (so its columns
-and five indexes are exactly ours), then only asyncpg touches it: rows are prepared before the clock
+and indexes are exactly ours), then only asyncpg touches it: rows are prepared before the clock
 starts, statements are asyncpg's (prepared and cached by the driver), and nothing is decoded.
 These are the rates a hand-written application could reach on this server; our figures are
 divided by them.
@@ -45,7 +45,11 @@ INSERT = (
     "timestamp, metadata, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 )
 READ_STREAM = f"SELECT {COLUMNS} FROM events WHERE stream_id = $1 AND version >= $2 AND version <= $3 ORDER BY version"
-READ_LOG = f"SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+# The log in the order of the table's key, with a row-value cursor (the index our store reads it by).
+LOG_COLUMNS = COLUMNS.replace("position,", "xid, position,", 1)
+READ_LOG = (
+    f"SELECT {LOG_COLUMNS} FROM events WHERE (xid, position) > ($1::xid8, $2::bigint) ORDER BY xid, position LIMIT $3"
+)
 
 _codec = JSONCodec()
 OPENED = _codec.encode(Account.Opened(owner="owner-0000"))
@@ -190,10 +194,10 @@ async def seed_and_read_log(server_url: str, sizes: Sizes, emit: Emit, rnd: int)
         for rows in batches:
             await insert_batch(conn, rows)
         t1 = time.perf_counter()
-        total, after = 0, 0
-        while page := await conn.fetch(READ_LOG, after, sizes.page):
+        total, after = 0, (0, 0)
+        while page := await conn.fetch(READ_LOG, *after, sizes.page):
             total += len(page)
-            after = page[-1][0]
+            after = (page[-1][0], page[-1][1])
         t2 = time.perf_counter()
     finally:
         await conn.close()
