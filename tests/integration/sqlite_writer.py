@@ -1,4 +1,9 @@
-"""One OS process of concurrent writers for ``test_sqlite_concurrency.py`` (run as a script, not collected).
+"""One OS process of concurrent writers for the multi-process concurrency tests (a script, not collected).
+
+Used by ``test_sqlite_concurrency.py`` (``db``: a SQLite file) and ``test_kafka_concurrency.py`` (``url``:
+any store URL; with ``dump_log`` the process says it is done writing (file ``done-<worker>``), waits
+for the file ``dump``, and adds to its report the global log as its store then reads it, after
+reading every partition to its end).
 
     python sqlite_writer.py '<json config>'
 
@@ -24,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from eventsourcing import Aggregate, ConcurrencyError, DomainEvent, Repository, SQLEventStore, on
+from eventsourcing import Aggregate, ConcurrencyError, DomainEvent, Repository, on, open_store
 
 
 class Counter(Aggregate):
@@ -100,7 +105,7 @@ async def _wait_for(path: Path, seconds: float) -> None:
 
 async def run(config: dict[str, Any]) -> dict[str, Any]:
     start_dir = Path(config["start_dir"])
-    async with SQLEventStore(f"sqlite:///{config['db']}") as store:
+    async with open_store(config.get("url") or f"sqlite:///{config['db']}") as store:
         repo = Repository(Counter, store)
         await repo.get(config["counter_ids"][0])  # warm up: connection, schema, decoding
         (start_dir / f"ready-{config['worker']}").touch()
@@ -108,7 +113,13 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
         started = time.monotonic()
         reports = await asyncio.gather(*(_writer(repo, config, task) for task in range(config["tasks"])))
         elapsed = time.monotonic() - started
+        log = None
+        if config.get("dump_log"):  # once every process is done writing (file ``dump``)
+            (start_dir / f"done-{config['worker']}").touch()
+            await _wait_for(start_dir / "dump", seconds=120)
+            log = await _dump_log(store)
     return {
+        "log": log,
         "worker": config["worker"],
         "pid": os.getpid(),
         "elapsed": elapsed,
@@ -116,6 +127,19 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
         "exhausted": [row for report in reports for row in report["exhausted"]],
         "conflicts": sum(report["conflicts"] for report in reports),
     }
+
+
+async def _dump_log(store: Any) -> list[list[Any]]:
+    """The global log as ``[stream id, version, event id]`` rows, once the store has read everything."""
+    sync = getattr(store, "sync", None)
+    if sync is not None:
+        await sync()
+    rows: list[list[Any]] = []
+    after = None
+    while page := await store.read_all(after=after, limit=500):
+        rows.extend([e.stream_id, e.version, str(e.event_id)] for e in page)
+        after = page[-1].position
+    return rows
 
 
 def main(argv: list[str]) -> None:
