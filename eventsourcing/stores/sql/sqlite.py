@@ -39,10 +39,9 @@ from eventsourcing.stores.base import (
     check_stream_type,
     conflict,
     resolve_retry,
-    utc_timestamp,
 )
 from eventsourcing.stores.replay import StreamEvents
-from eventsourcing.stores.sql.rows import EVENT_COLUMNS, decode_events, decode_rows, iso_utc
+from eventsourcing.stores.sql.rows import EVENT_COLUMNS, decode_events, decode_rows, encode_rows, iso_utc
 from eventsourcing.stores.sql.sqlite_runner import SQLiteRunner
 
 T = TypeVar("T")
@@ -97,18 +96,7 @@ class SQLiteBackend:
     async def append(
         self, stream_id: str, events: Sequence[NewEvent], expected: Expected, stream_type: str
     ) -> AppendResult:
-        encode, encode_metadata = self._mapper.encode, self._mapper.encode_metadata
-        rows = [
-            (
-                e.event_id.bytes,
-                e.event.event_type,
-                e.event.schema_version,
-                iso_utc(utc_timestamp(e.timestamp)),
-                encode_metadata(e.metadata),
-                encode(e.event),
-            )
-            for e in events
-        ]
+        rows = encode_rows(self._mapper, events)
         outcome = await self._call(_append, stream_id, stream_type, rows, expected)
         if isinstance(outcome, AppendResult):
             return outcome
