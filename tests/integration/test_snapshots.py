@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import asyncpg
 import pytest
@@ -78,23 +79,26 @@ class SpyingSnapshots(MemorySnapshotStore):
         return found
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql", "kafka"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "memory":
         return "memory://"
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'events.db'}"
+    if request.param == "kafka":
+        return f"kafka://{request.getfixturevalue('kafka_bootstrap')}?prefix=t{uuid4().hex[:12]}&partitions=2"
     return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture
-async def stores(database_url: str) -> AsyncIterator[tuple[EventStore, Any]]:
-    """An event store and a snapshot store in the same database."""
+async def stores(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[EventStore, Any]]:
+    """An event store and a snapshot store in the same database (for Kafka: snapshots in a SQLite file)."""
     if database_url == "memory://":
         yield MemoryEventStore(), MemorySnapshotStore()
         return
     url = database_url
-    async with open_store(url) as events, SQLSnapshotStore(url) as snaps:
+    snapshots_url = f"sqlite:///{tmp_path / 'snapshots.db'}" if url.startswith("kafka:") else url
+    async with open_store(url) as events, SQLSnapshotStore(snapshots_url) as snaps:
         yield events, snaps
 
 
