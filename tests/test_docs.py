@@ -42,7 +42,7 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 DISTRIBUTION = PYPROJECT["project"]["name"]
 
 # Environment variable a page may read -> the fixture that provides its value.
-ENV_FROM_FIXTURES = {"EVENTSOURCING_TEST_POSTGRES_URL": "postgres_url"}
+ENV_FROM_FIXTURES = {"EVENTSOURCING_TEST_POSTGRES_URL": "postgres_url", "EVENTSOURCING_KAFKA": "kafka_bootstrap"}
 
 PYTHON = {"python", "py"}
 SHELL = {"bash", "sh", "shell", "console"}
