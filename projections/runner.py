@@ -40,6 +40,9 @@ Events = list[RecordedEvent[DomainEvent]]
 STATUS_PAGE = 1000
 """`ProjectionRunner.status` reads at most this many events after a checkpoint (one page)."""
 
+_SYNC_INTERVAL = 0.1
+"""`ProjectionRunner.wait_until_caught_up` asks a store with ``sync()`` to read ahead at most this often."""
+
 
 class _Projection:
     """One projector as this runner runs it (its checkpoint name, tables, state)."""
@@ -177,6 +180,7 @@ class ProjectionRunner:
         target = position.position if isinstance(position, AppendResult) else position
         selected = self._select(names)
         deadline = time.monotonic() + timeout
+        synced_at = 0.0
         while True:
             for p in selected:
                 if p.error is not None:
@@ -187,6 +191,9 @@ class ProjectionRunner:
             if remaining <= 0:
                 behind = [p.name for p in selected if not self._covers(p, target)]
                 raise TimeoutError(f"projections {behind} did not reach position {target!r} within {timeout}s")
+            if time.monotonic() - synced_at >= _SYNC_INTERVAL and await self._sync_to(target, remaining):
+                synced_at = time.monotonic()
+                continue  # the runner may have applied it meanwhile
             if self._following:
                 progress = self._progress
                 self.wake()
@@ -317,11 +324,16 @@ class ProjectionRunner:
         # If the page then comes back short, it holds every event of those types up to that head, so
         # the checkpoint may move to the head, over the other types' events: otherwise it would lag
         # behind them forever (read-your-writes could not see past them, each poll would scan them).
+        # Only a head at or ahead of the page's last position everywhere will do: with positions that
+        # are maps (Kafka: one entry per partition), an event appended between the two reads may put
+        # the page ahead of the head in its partition, and moving to the head would move back there.
+        # The next step, with a newer head, moves past the other types' events instead.
+        covers = self.store.covers
         head = await self.store.head() if types is not None else None
         events = await self.store.read_all(after=p.checkpoint.position, limit=self.batch_size, stream_types=types)
         at_end = len(events) < self.batch_size
         last = events[-1].position if events else p.checkpoint.position
-        through = head if at_end and head is not None and not self.store.covers(last, head) else None
+        through = head if at_end and head is not None and not covers(last, head) and covers(head, last) else None
         if not events and through is None:
             p.at_end = True
             return 0
@@ -436,6 +448,19 @@ class ProjectionRunner:
 
     def _covers(self, p: _Projection, position: Any) -> bool:
         return self.store.covers(p.checkpoint.position, position)
+
+    async def _sync_to(self, position: Any, timeout: float) -> bool:  # noqa: ASYNC109 - the caller's deadline
+        """Ask a store that serves reads from a local copy of the log (one with a ``sync()`` method,
+        such as the Kafka store) to read to the end now, if its copy lacks ``position``; whether it did.
+
+        Such a store follows the log by itself, but on its own schedule: a position written by
+        another process (to a topic this store has not seen yet, say) may take seconds to arrive.
+        """
+        sync = getattr(self.store, "sync", None)
+        if sync is None or self.store.covers(await self.store.head(), position):
+            return False
+        await asyncio.wait_for(sync(), timeout)
+        return True
 
     def _signal_progress(self) -> None:
         progress, self._progress = self._progress, asyncio.Event()
