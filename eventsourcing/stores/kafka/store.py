@@ -25,13 +25,14 @@ import logging
 import re
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Self
 from uuid import UUID, uuid4
 
 from eventsourcing.errors import ConfigurationError, EventSourcingError, StoreError, StoreUnavailable
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
-from eventsourcing.serialization import EventMapper
+from eventsourcing.registry import EventRegistry
+from eventsourcing.serialization import Codec, EventMapper
 from eventsourcing.stores.base import (
     AppendResult,
     Expected,
@@ -45,9 +46,11 @@ from eventsourcing.stores.base import (
     resolve_retry,
     utc_timestamp,
 )
+from eventsourcing.stores.codecs import make_codec, schema_sync
 from eventsourcing.stores.kafka.envelope import TOKEN_HEADER, EventEntry, encode_envelope
 from eventsourcing.stores.kafka.index import EventRow, KafkaIndex, Outcome, Partition, Position
 from eventsourcing.stores.kafka.log import KafkaLog
+from eventsourcing.stores.kafka.schemas import KafkaSchemaStore
 from eventsourcing.stores.replay import StreamEvents
 from eventsourcing.stores.sql.rows import decode_rows, iso_utc
 
@@ -62,7 +65,8 @@ class KafkaEventStore:
 
     ``index`` is the path of the local SQLite index (None: in memory, read from the topics at every
     open). ``partitions`` is the partition count of the topics the store creates (existing topics
-    keep theirs). ``codec``/``mapper`` choose the payload encoding, as for the other stores.
+    keep theirs). ``codec``: ``"avro"`` (the default; schemas on the topic ``<prefix>-schemas``),
+    ``"json"`` or a `Codec`; either way, histories written with JSON stay readable.
     """
 
     capabilities = StoreCapabilities(total_order=False)
@@ -74,7 +78,8 @@ class KafkaEventStore:
         prefix: str = "events",
         partitions: int = 8,
         index: str | None = None,
-        mapper: EventMapper | None = None,
+        codec: Codec | str | None = None,
+        registry: EventRegistry | None = None,
         poll_interval: float = 0.05,
         metadata_interval: float = 2.0,
         append_timeout: float = 30.0,
@@ -91,7 +96,8 @@ class KafkaEventStore:
         self.poll_interval = poll_interval
         self.metadata_interval = metadata_interval
         self.append_timeout = append_timeout
-        self._mapper = mapper or EventMapper()
+        self._mapper = EventMapper(make_codec(codec, default="avro"), registry)
+        self.codec = self._mapper.codec
         self._index = KafkaIndex(index)
         self._log = KafkaLog(
             bootstrap_servers,
@@ -99,12 +105,22 @@ class KafkaEventStore:
             max_record_bytes=max_record_bytes,
             replication_factor=replication_factor,
         )
+        self._schemas = schema_sync(self.codec, self.schema_store)
         self._topics: dict[str, int] = {}
         self._waiters: dict[bytes, asyncio.Future[Outcome]] = {}
         self._fetching = asyncio.Lock()
         self._poller: asyncio.Task[None] | None = None
         self._topics_read_at = 0.0
         self._opened = False
+
+    def schema_store(self) -> KafkaSchemaStore:
+        """Where this store keeps Avro schemas: the topic ``<prefix>-schemas``."""
+        return KafkaSchemaStore(self._log, f"{self.prefix}-schemas")
+
+    async def stored_schemas(self) -> list[Mapping[str, Any]]:
+        """The Avro schemas on this store's schemas topic."""
+        self._require_open()
+        return await self.schema_store().load_schemas()
 
     def __repr__(self) -> str:
         return f"KafkaEventStore({self._log.bootstrap_servers!r}, prefix={self.prefix!r})"
@@ -125,6 +141,8 @@ class KafkaEventStore:
         self._index.open()
         try:
             await self._log.start()
+            if self._schemas is not None:
+                await self._schemas.load()
             await self.sync()
         except BaseException:
             await self._log.stop()
@@ -230,6 +248,8 @@ class KafkaEventStore:
     ) -> AppendResult:
         check_append_args(stream_id, events, expected_version, stream_type)
         self._require_open()
+        if self._schemas is not None:
+            await self._schemas.before_append(events)
         mapper = self._mapper
         entries = [
             EventEntry(
@@ -299,7 +319,17 @@ class KafkaEventStore:
         self._require_open()
         with self._index_errors():
             rows = self._index.read(stream_id, from_version, to_version, None if as_of is None else iso_utc(as_of))
-        return decode_rows(self._mapper, self._points(rows))
+        return await self._decode(self._points(rows))
+
+    async def _decode(self, rows: list[tuple[Any, ...]]) -> list[RecordedEvent[DomainEvent]]:
+        """Decode index rows; a payload naming a schema not loaded yet reloads the schemas once."""
+        if self._schemas is None:
+            return decode_rows(self._mapper, rows)
+
+        async def decode() -> list[RecordedEvent[DomainEvent]]:
+            return decode_rows(self._mapper, rows)
+
+        return await self._schemas.reading(decode)
 
     async def read_events(
         self,
@@ -328,13 +358,13 @@ class KafkaEventStore:
         for part, offset, idx, *rest in rows:
             current[by_id[part].key] = [offset, idx]
             decoded.append(({k: list(v) for k, v in current.items()}, *rest))
-        return decode_rows(self._mapper, decoded)
+        return await self._decode(decoded)
 
     async def get_event(self, event_id: UUID) -> RecordedEvent[DomainEvent] | None:
         self._require_open()
         with self._index_errors():
             row = self._index.get_event(event_id.bytes)
-        return None if row is None else decode_rows(self._mapper, self._points([row]))[0]
+        return None if row is None else (await self._decode(self._points([row])))[0]
 
     async def head(self, *, stream_types: Sequence[str] | None = None) -> Any:
         self._require_open()

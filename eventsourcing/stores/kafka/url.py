@@ -19,6 +19,7 @@ _PARAMS: dict[str, tuple[str, Any]] = {
     "append_timeout": ("append_timeout", float),
     "replication_factor": ("replication_factor", int),
     "max_record_bytes": ("max_record_bytes", int),
+    "codec": ("codec", str),
 }
 
 

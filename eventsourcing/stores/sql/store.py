@@ -7,8 +7,8 @@ statements, execution and the classification of driver errors.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Any, Protocol, Self
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Self
 from uuid import UUID
 
 from eventsourcing.errors import ConfigurationError
@@ -24,7 +24,11 @@ from eventsourcing.stores.base import (
     check_limit,
     check_read_args,
 )
+from eventsourcing.stores.codecs import make_codec, schema_sync
 from eventsourcing.stores.replay import StreamEvents, stream_events
+
+if TYPE_CHECKING:
+    from eventsourcing.avro.persistence import SchemaStore
 
 
 class _Backend(Protocol):
@@ -56,6 +60,8 @@ class SQLEventStore:
     ``strict_order`` (PostgreSQL): serialise appends with a table lock (waiting up to ``busy_timeout``
     seconds) for dense, commit-ordered integer positions; by default writers do not wait for one
     another and positions are ``[xid, position]`` pairs (see docs/postgres.md).
+    ``codec``: ``"json"`` (default), ``"avro"`` (schemas kept in the table ``event_schemas``; see
+    docs/schema-evolution.md) or a `Codec`.
     """
 
     capabilities = StoreCapabilities(total_order=True)
@@ -64,7 +70,7 @@ class SQLEventStore:
         self,
         url: str,
         *,
-        codec: Codec | None = None,
+        codec: Codec | str | None = None,
         registry: EventRegistry | None = None,
         busy_timeout: float = 10.0,
         pool_size: int = 5,
@@ -72,7 +78,8 @@ class SQLEventStore:
         strict_order: bool = False,
     ) -> None:
         self.url = url
-        mapper = EventMapper(codec, registry)
+        mapper = EventMapper(make_codec(codec), registry)
+        self.codec = mapper.codec
         scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
         if scheme == "sqlite":
             from eventsourcing.stores.sql.sqlite import SQLiteBackend
@@ -97,6 +104,15 @@ class SQLEventStore:
             raise ConfigurationError(
                 f"SQLEventStore does not support {scheme!r} URLs (use sqlite:///path.db or postgresql://user@host/db)"
             )
+        self._schemas = schema_sync(mapper.codec, self.schema_store)
+
+    def schema_store(self) -> SchemaStore:
+        """Where this database keeps Avro schemas (the table ``event_schemas``)."""
+        from eventsourcing.avro.sql import PostgresSchemaStore, SQLiteSchemaStore
+
+        if self.url.split(":", 1)[0].split("+", 1)[0].lower() == "sqlite":
+            return SQLiteSchemaStore(self.url)
+        return PostgresSchemaStore(self.url)
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -107,6 +123,12 @@ class SQLEventStore:
 
     async def open(self) -> None:
         await self._backend.open()
+        if self._schemas is not None:
+            try:
+                await self._schemas.load()
+            except BaseException:
+                await self._backend.close()
+                raise
 
     async def close(self) -> None:
         await self._backend.close()
@@ -115,6 +137,8 @@ class SQLEventStore:
         self, stream_id: str, events: Sequence[NewEvent], expected_version: Expected, *, stream_type: str
     ) -> AppendResult:
         check_append_args(stream_id, events, expected_version, stream_type)
+        if self._schemas is not None:
+            await self._schemas.before_append(events)
         return await self._backend.append(stream_id, events, expected_version, stream_type)
 
     async def read(
@@ -126,6 +150,8 @@ class SQLEventStore:
         as_of: dt.datetime | None = None,
     ) -> list[RecordedEvent[DomainEvent]]:
         as_of = check_read_args(from_version, to_version, as_of)
+        if self._schemas is not None:
+            return await self._schemas.reading(lambda: self._backend.read(stream_id, from_version, to_version, as_of))
         return await self._backend.read(stream_id, from_version, to_version, as_of)
 
     async def read_events(
@@ -139,19 +165,31 @@ class SQLEventStore:
         """What `read` returns, as `StreamEvents` (`Repository.get` rebuilds aggregates from these)."""
         as_of = check_read_args(from_version, to_version, as_of)
         narrow = getattr(self._backend, "read_events", None)
-        if narrow is None:  # a backend without a narrower read: the records' events
-            return stream_events(await self._backend.read(stream_id, from_version, to_version, as_of))
-        result: StreamEvents = await narrow(stream_id, from_version, to_version, as_of)
-        return result
+
+        async def read() -> StreamEvents:
+            if narrow is None:  # a backend without a narrower read: the records' events
+                return stream_events(await self._backend.read(stream_id, from_version, to_version, as_of))
+            result: StreamEvents = await narrow(stream_id, from_version, to_version, as_of)
+            return result
+
+        return await (read() if self._schemas is None else self._schemas.reading(read))
 
     async def read_all(
         self, *, after: Any = None, limit: int = 1000, stream_types: Sequence[str] | None = None
     ) -> list[RecordedEvent[DomainEvent]]:
         check_limit(limit)
+        if self._schemas is not None:
+            return await self._schemas.reading(lambda: self._backend.read_all(after, limit, stream_types))
         return await self._backend.read_all(after, limit, stream_types)
 
     async def get_event(self, event_id: UUID) -> RecordedEvent[DomainEvent] | None:
+        if self._schemas is not None:
+            return await self._schemas.reading(lambda: self._backend.get_event(event_id))
         return await self._backend.get_event(event_id)
+
+    async def stored_schemas(self) -> list[Mapping[str, Any]]:
+        """The Avro schemas this database holds (none if it never stored Avro payloads)."""
+        return await self.schema_store().load_schemas()
 
     async def head(self, *, stream_types: Sequence[str] | None = None) -> Any:
         return await self._backend.head(stream_types)

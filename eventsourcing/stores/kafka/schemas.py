@@ -1,0 +1,61 @@
+"""The Avro schemas of a Kafka event store, on the topic ``<prefix>-schemas`` (one partition).
+
+One record per schema, keyed by its id, valued with the schema's JSON; written (``acks=all``) before
+the first event record that names the schema, so a reader that meets an id finds its schema on the
+topic. Loading reads the topic from the start to its high watermark. Writing a schema twice (two
+processes meeting a new event class at once) is harmless: loading keeps the first of equal ids.
+The topic is outside the event topics' namespace (``<prefix>.``), so the index never reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from eventsourcing.stores.kafka.log import KafkaLog
+
+log = logging.getLogger(__name__)
+
+
+class KafkaSchemaStore:
+    def __init__(self, log_: KafkaLog, topic: str) -> None:
+        self._log = log_
+        self.topic = topic
+        self._ready = False
+
+    async def _ensure_topic(self) -> None:
+        if not self._ready:
+            if self.topic not in await self._log.topics(self.topic):
+                await self._log.create_topic(self.topic, 1)
+                await self._log.topics(self.topic)
+            self._ready = True
+
+    async def load_schemas(self) -> list[Mapping[str, Any]]:
+        await self._ensure_topic()
+        schemas: dict[bytes, Mapping[str, Any]] = {}
+        offset = 0
+        while True:
+            fetched = (await self._log.fetch({(self.topic, 0): offset})).get((self.topic, 0))
+            if fetched is None:
+                break
+            for record in fetched.records:
+                try:
+                    value = json.loads(record.value or b"")
+                    if not isinstance(value, dict):
+                        raise ValueError("not a JSON object")
+                except ValueError as err:
+                    log.warning("%s offset %d is not an Avro schema (%s); ignored", self.topic, record.offset, err)
+                    continue
+                schemas.setdefault(record.key or b"", value)
+            offset = max(offset, fetched.next_offset)
+            if offset >= fetched.high_watermark:
+                break
+        return list(schemas.values())
+
+    async def save_schemas(self, schemas: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
+        await self._ensure_topic()
+        for schema_id, schema in schemas:
+            value = json.dumps(schema, sort_keys=True).encode()
+            await self._log.produce(self.topic, str(schema_id).encode(), value, [])
