@@ -71,7 +71,9 @@ class Repository(Generic[A]):
         self.cache_size = cache_size
         # Cached aggregates are never changed once cached (concurrent gets clone them), only replaced.
         self._cache: OrderedDict[str, A] = OrderedDict()
-        self._reads_events = isinstance(store, ReadsStreamEvents)
+        # Only a store whose class offers read_events: a wrapper that forwards unknown attributes to
+        # the store it wraps (a tracing decorator, say) keeps seeing every read through its own `read`.
+        self._reads_events = callable(getattr(type(store), "read_events", None))
 
     async def get(self, aggregate_id: str, *, version: int | None = None, as_of: dt.datetime | None = None) -> A:
         """The aggregate now, after event ``version``, or as it was at ``as_of`` (aware datetime).

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from eventsourcing import CorruptEvent, EventStore, open_store
+from eventsourcing import CorruptEvent, EventStore, Repository, open_store
 from eventsourcing.stores.replay import ReadsStreamEvents, StreamEvents
 from eventsourcing.testing.contract import T0, batch
+from tests.model import Cart
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])
@@ -85,3 +86,26 @@ async def test_read_events_names_a_corrupt_event(tmp_path: Path) -> None:
         with pytest.raises(CorruptEvent, match=r"'s-1' version 2"):
             await store.read_events("s-1")
         assert (await store.read_events("s-1", to_version=1)).version == 1
+
+
+async def test_a_forwarding_wrapper_keeps_seeing_the_repositorys_reads(tmp_path: Path) -> None:
+    """A decorator that forwards unknown attributes is not bypassed through the inner store's read_events."""
+
+    class Tracing:
+        def __init__(self, inner: EventStore) -> None:
+            self.inner, self.reads = inner, 0
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+        async def read(self, stream_id: str, **kwargs: Any) -> Any:
+            self.reads += 1
+            return await self.inner.read(stream_id, **kwargs)
+
+    async with open_store(f"sqlite:///{tmp_path / 'events.db'}") as inner:
+        store = Tracing(inner)
+        carts = Repository(Cart, store)  # type: ignore[arg-type]
+        await carts.save(Cart.open("alice", "cart-1"))
+        assert (await carts.get("cart-1")).customer_id == "alice"
+        assert (await carts.get("cart-1", version=1)).version == 1
+        assert store.reads == 2
