@@ -75,7 +75,7 @@ class ConnectionPool:
         try:
             conn = await waiter
         except BaseException:
-            if waiter.done() and not waiter.cancelled():
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 # Handed a connection (or a free slot) just as the caller gave up: pass it on.
                 handed = waiter.result()
                 if handed is None:
