@@ -23,7 +23,9 @@ Backends translate driver exceptions into these at their boundary with ``raise .
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 
 class EventSourcingError(Exception):
@@ -79,7 +81,44 @@ class InvalidTimestamp(EventSourcingError, ValueError):
 
 
 class SerializationError(EventSourcingError):
-    """An event could not be encoded or decoded."""
+    """An event could not be encoded or decoded.
+
+    Raised while reading stored events, it says where the event is (``undecodable``), with the
+    events of the same read that decoded before it, so a reader can stop or skip exactly there.
+    """
+
+    undecodable: Undecodable | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """A stored event that does not decode: where it is, and the events read before it that did."""
+
+    stream_id: str
+    version: int
+    position: Any
+    event_id: UUID
+    event_type: str
+    schema_version: int
+    preceding: list[Any]
+    """The events of the same read, before this one, decoded (`RecordedEvent`s)."""
+
+
+def locate(
+    err: SerializationError,
+    *,
+    stream_id: str,
+    version: int,
+    position: Any,
+    event_id: UUID | bytes,
+    event_type: str,
+    schema_version: int,
+    preceding: list[Any],
+) -> None:
+    """Record on ``err`` which stored event failed to decode (stores call this before re-raising)."""
+    if err.undecodable is None:
+        uuid = UUID(bytes=event_id) if isinstance(event_id, bytes) else event_id
+        err.undecodable = Undecodable(stream_id, version, position, uuid, event_type, schema_version, preceding)
 
 
 class UnknownEventType(SerializationError):

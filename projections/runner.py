@@ -27,8 +27,9 @@ from typing import Any
 
 from sqlalchemy import Table
 
-from eventsourcing import AppendResult, DomainEvent, EventStore, RecordedEvent, StoreError, clock
+from eventsourcing import AppendResult, DomainEvent, EventStore, RecordedEvent, SerializationError, StoreError, clock
 from eventsourcing.clock import require_aware
+from eventsourcing.errors import Undecodable
 from projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
 from projections.errors import CheckpointConflict, PoisonEvent, ProjectionError
 from projections.projector import Handler, Projector
@@ -248,12 +249,20 @@ class ProjectionRunner:
             head = await self.store.head(stream_types=types)
             count, exact, lag_seconds = 0, True, 0.0
             if not self.store.covers(checkpoint.position, head):
-                page = await self.store.read_all(
-                    after=checkpoint.position, limit=max(1, min(max_scan, STATUS_PAGE)), stream_types=types
-                )
-                if page:
-                    count, exact = len(page), self.store.covers(page[-1].position, head)
-                    lag_seconds = max(0.0, (clock.now() - page[0].timestamp).total_seconds())
+                try:
+                    page = await self.store.read_all(
+                        after=checkpoint.position, limit=max(1, min(max_scan, STATUS_PAGE)), stream_types=types
+                    )
+                except SerializationError as err:  # an event that does not decode: count up to it, and it
+                    if err.undecodable is None:
+                        raise
+                    page, count, exact = err.undecodable.preceding, len(err.undecodable.preceding) + 1, False
+                    if page:
+                        lag_seconds = max(0.0, (clock.now() - page[0].timestamp).total_seconds())
+                else:
+                    if page:
+                        count, exact = len(page), self.store.covers(page[-1].position, head)
+                        lag_seconds = max(0.0, (clock.now() - page[0].timestamp).total_seconds())
             state, error = p.state, None if p.error is None else str(p.error)
             if error is None and checkpoint.error is not None:
                 state, error = "stopped", checkpoint.error
@@ -330,7 +339,18 @@ class ProjectionRunner:
         # The next step, with a newer head, moves past the other types' events instead.
         covers = self.store.covers
         head = await self.store.head() if types is not None else None
-        events = await self.store.read_all(after=p.checkpoint.position, limit=self.batch_size, stream_types=types)
+        try:
+            events = await self.store.read_all(after=p.checkpoint.position, limit=self.batch_size, stream_types=types)
+        except SerializationError as err:
+            if err.undecodable is None:
+                raise
+            try:
+                return await self._undecodable(p, err, err.undecodable)
+            except CheckpointConflict:  # another runner moved on meanwhile: start again from its checkpoint
+                p.conflicts += 1
+                p.checkpoint = await self.views.load(p.name)
+                p.at_end = False
+                return 0
         at_end = len(events) < self.batch_size
         last = events[-1].position if events else p.checkpoint.position
         through = head if at_end and head is not None and not covers(last, head) and covers(head, last) else None
@@ -354,6 +374,37 @@ class ProjectionRunner:
             p.state = "idle"
         self._signal_progress()
         return len(events)
+
+    async def _undecodable(self, p: _Projection, error: SerializationError, bad: Undecodable) -> int:
+        """A stored event that does not decode: apply the page's events before it, then stop there with
+        a `PoisonEvent` or, for projectors with dead letters, record it and move past it."""
+        p.state = "running"
+        if bad.preceding:
+            try:
+                await self._apply(p, bad.preceding)
+            except BaseException:
+                p.state = "idle"
+                raise
+        reason = f"{type(error).__name__}: {error}"
+        if not p.projector.dead_letters:
+            p.state = "idle"
+            stopped = PoisonEvent(
+                p.name,
+                stream_id=bad.stream_id,
+                version=bad.version,
+                event_type=bad.event_type,
+                event_id=bad.event_id,
+                position=bad.position,
+                error=reason,
+            )
+            with contextlib.suppress(StoreError):
+                await self.views.record_error(p.checkpoint, str(stopped))
+            raise stopped from error
+        letter = DeadLetter(p.name, bad.event_id, bad.stream_id, bad.version, bad.event_type, bad.position, reason)
+        p.checkpoint = await self.views.commit(p.checkpoint, bad.position, None, letter)
+        p.at_end = False
+        self._signal_progress()
+        return len(bad.preceding) + 1
 
     async def _apply(self, p: _Projection, events: Events, through: Any = None) -> None:
         """Apply ``events`` and commit; the page's last commit moves the checkpoint to ``through`` if given

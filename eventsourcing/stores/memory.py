@@ -9,11 +9,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 from uuid import UUID
 
+from eventsourcing.errors import SerializationError, locate
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.registry import EventRegistry
 from eventsourcing.serialization import Codec, EventMapper
@@ -122,7 +123,7 @@ class MemoryEventStore:
         rows = self._streams.get(stream_id, [])[from_version - 1 : to_version]
         if as_of is not None:
             rows = [row for row in rows if row.timestamp <= as_of]
-        return [self._recorded(row) for row in rows]
+        return self._decode(rows)
 
     async def read_events(
         self,
@@ -163,7 +164,7 @@ class MemoryEventStore:
                     rows.append(row)
                     if len(rows) == limit:
                         break
-        return [self._recorded(row) for row in rows]
+        return self._decode(rows)
 
     async def head(self, *, stream_types: Sequence[str] | None = None) -> Any:
         await asyncio.sleep(0)
@@ -198,6 +199,25 @@ class MemoryEventStore:
             if (after is None or sid > after) and (stream_type is None or rows[0].stream_type == stream_type)
         )
         return list(itertools.islice(found, limit))
+
+    def _decode(self, rows: Iterable[_Row]) -> list[RecordedEvent[DomainEvent]]:
+        out: list[RecordedEvent[DomainEvent]] = []
+        for row in rows:
+            try:
+                out.append(self._recorded(row))
+            except SerializationError as err:
+                locate(
+                    err,
+                    stream_id=row.stream_id,
+                    version=row.version,
+                    position=row.position,
+                    event_id=row.event_id,
+                    event_type=row.event_type,
+                    schema_version=row.schema_version,
+                    preceding=out,
+                )
+                raise
+        return out
 
     def _recorded(self, row: _Row) -> RecordedEvent[DomainEvent]:
         event = self._mapper.decode(
