@@ -25,3 +25,11 @@ class TestKafkaEventStoreFileIndex(EventStoreContract):
         prefix = f"t{uuid4().hex[:12]}"
         async with KafkaEventStore(kafka_bootstrap, prefix=prefix, partitions=2, index=str(tmp_path / "i.db")) as store:
             yield store
+
+
+class TestKafkaEventStoreConfluentWireFormat(EventStoreContract):
+    @pytest.fixture
+    async def store(self, kafka_bootstrap: str) -> AsyncIterator[KafkaEventStore]:
+        prefix = f"t{uuid4().hex[:12]}"
+        async with KafkaEventStore(kafka_bootstrap, prefix=prefix, partitions=2, wire_format="confluent") as store:
+            yield store

@@ -154,3 +154,37 @@ async def test_a_closed_store_refuses_to_work(kafka_bootstrap: str, prefix: str)
     with pytest.raises(ValueError, match="not a Kafka store position"):
         async with store:
             await store.read_all(after=42)
+
+
+async def test_the_confluent_wire_format_is_decodable_by_kafka_tooling(kafka_bootstrap: str, prefix: str) -> None:
+    import io
+    import json
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from fastavro import parse_schema, schemaless_reader
+
+    from eventsourcing.avro import schema_id
+
+    async with KafkaEventStore(kafka_bootstrap, prefix=prefix, partitions=1, wire_format="confluent") as store:
+        await store.append("s-1", said("hello"), 0, stream_type=TYPE)
+        await store.append("s-1", said("two", "at once"), 1, stream_type=TYPE)  # a batch: an envelope
+        schemas = {schema_id(s): s for s in await store.stored_schemas()}
+        assert [e.event.text for e in await store.read("s-1")] == ["hello", "two", "at once"]
+        topic = store.topic_for(TYPE)
+    # What a Confluent-style consumer does: magic byte, schema id, then the Avro body.
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign([TopicPartition(topic, 0)])
+        consumer.seek(TopicPartition(topic, 0), 0)
+        records = [r for batch in (await consumer.getmany(timeout_ms=2000)).values() for r in batch]
+    finally:
+        await consumer.stop()
+    value = records[0].value
+    assert value[0] == 0
+    writer = schemas[int.from_bytes(value[1:5], "big")]
+    assert schemaless_reader(io.BytesIO(value[5:]), parse_schema(json.loads(json.dumps(writer))), None) == {
+        "text": "hello"
+    }
+    assert dict(records[0].headers)["es-envelope"]
+    assert records[1].value[:4] == MAGIC

@@ -10,12 +10,18 @@ The header is ``{"type": stream type, "expected": int | "any" | "exists", "codec
 Payloads stay in the codec's bytes (JSON or Avro), copied as they are into the index. The record key
 is the stream id; the ``es-token`` header carries the writer's token, by which the writer finds the
 outcome of its own record.
+
+The Confluent wire format (`encode_confluent`) is for Kafka tooling: the header JSON travels in the
+``es-envelope`` record header, and the record's value is the one event's Avro payload as the codec
+framed it (magic byte 0, 4-byte schema id, body), which any Confluent-aware consumer can decode. It
+holds one event only; an append of several events is written as an envelope in either format.
 """
 
 from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +29,7 @@ from eventsourcing.stores.base import Expected, ExpectedVersion
 
 MAGIC = b"ESK1"
 TOKEN_HEADER = "es-token"
+ENVELOPE_HEADER = "es-envelope"
 _U32 = struct.Struct(">I")
 
 
@@ -48,19 +55,57 @@ class Envelope:
     events: list[EventEntry]
 
 
-def encode_envelope(stream_type: str, expected: Expected, codec: str, events: list[EventEntry]) -> bytes:
+def _header(stream_type: str, expected: Expected, codec: str, events: list[EventEntry]) -> bytes:
     header = {
         "type": stream_type,
         "expected": expected.value if isinstance(expected, ExpectedVersion) else expected,
         "codec": codec,
         "events": [[e.event_id.hex(), e.event_type, e.schema_version, e.timestamp, _text(e.metadata)] for e in events],
     }
-    head = json.dumps(header, separators=(",", ":")).encode()
+    return json.dumps(header, separators=(",", ":")).encode()
+
+
+def encode_confluent(stream_type: str, expected: Expected, event: EventEntry) -> tuple[bytes, bytes]:
+    """(the ``es-envelope`` header value, the record value) of a one-event append in the Confluent format."""
+    if event.payload[:1] != b"\x00":
+        raise ValueError("the Confluent wire format needs Avro payloads (codec='avro')")
+    return _header(stream_type, expected, "avro", [event]), event.payload
+
+
+def encode_envelope(stream_type: str, expected: Expected, codec: str, events: list[EventEntry]) -> bytes:
+    head = _header(stream_type, expected, codec, events)
     parts = [MAGIC, _U32.pack(len(head)), head]
     for e in events:
         parts.append(_U32.pack(len(e.payload)))
         parts.append(e.payload)
     return b"".join(parts)
+
+
+def decode_record(value: bytes | None, headers: Sequence[tuple[str, bytes | None]]) -> Envelope:
+    """The append a record holds, in either format; `NotAnEnvelope` for anything else."""
+    for name, header in headers:
+        if name == ENVELOPE_HEADER and value is not None and value[:4] != MAGIC:
+            return _confluent(header or b"", value)
+    return decode_envelope(value)
+
+
+def _confluent(header: bytes, value: bytes) -> Envelope:
+    try:
+        head = json.loads(header)
+        ((event_id, event_type, schema_version, timestamp, metadata),) = head["events"]
+        entry = EventEntry(
+            bytes.fromhex(event_id),
+            _str(event_type),
+            _int(schema_version),
+            _str(timestamp),
+            None if metadata is None else _str(metadata).encode(),
+            value,
+        )
+        return Envelope(_str(head["type"]), _expected(head["expected"]), _str(head["codec"]), [entry])
+    except NotAnEnvelope:
+        raise
+    except (ValueError, TypeError, KeyError) as err:
+        raise NotAnEnvelope(f"the {ENVELOPE_HEADER} header does not decode: {err}") from err
 
 
 def decode_envelope(value: bytes | None) -> Envelope:

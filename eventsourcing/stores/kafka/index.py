@@ -31,7 +31,7 @@ from eventsourcing.errors import (
     StreamTypeMismatch,
 )
 from eventsourcing.stores.base import AppendResult, StoredRef, StreamInfo, admits, resolve_retry
-from eventsourcing.stores.kafka.envelope import TOKEN_HEADER, NotAnEnvelope, decode_envelope
+from eventsourcing.stores.kafka.envelope import TOKEN_HEADER, NotAnEnvelope, decode_record
 
 log = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ class KafkaIndex:
             return None
         stream_id = record.key.decode(errors="replace")
         try:
-            envelope = decode_envelope(record.value)
+            envelope = decode_record(record.value, record.headers)
         except NotAnEnvelope as err:
             log.warning("%s offset %d: %s; ignored", part.key, record.offset, err)
             return StoreError(f"the record of the append to {stream_id!r} at {part.key} offset {record.offset}: {err}")

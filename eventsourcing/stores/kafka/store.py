@@ -47,7 +47,13 @@ from eventsourcing.stores.base import (
     utc_timestamp,
 )
 from eventsourcing.stores.codecs import make_codec, schema_sync
-from eventsourcing.stores.kafka.envelope import TOKEN_HEADER, EventEntry, encode_envelope
+from eventsourcing.stores.kafka.envelope import (
+    ENVELOPE_HEADER,
+    TOKEN_HEADER,
+    EventEntry,
+    encode_confluent,
+    encode_envelope,
+)
 from eventsourcing.stores.kafka.index import EventRow, KafkaIndex, Outcome, Partition, Position
 from eventsourcing.stores.kafka.log import KafkaLog
 from eventsourcing.stores.kafka.schemas import KafkaSchemaStore
@@ -67,6 +73,8 @@ class KafkaEventStore:
     open). ``partitions`` is the partition count of the topics the store creates (existing topics
     keep theirs). ``codec``: ``"avro"`` (the default; schemas on the topic ``<prefix>-schemas``),
     ``"json"`` or a `Codec`; either way, histories written with JSON stay readable.
+    ``wire_format="confluent"`` (Avro only) writes one-event appends so that Kafka tooling can decode
+    them: the record's value is the event's framed Avro payload, the envelope travels in a header.
     """
 
     capabilities = StoreCapabilities(total_order=False)
@@ -86,6 +94,7 @@ class KafkaEventStore:
         idempotent: bool | None = None,
         max_record_bytes: int = 1_048_576,
         replication_factor: int | None = None,
+        wire_format: str = "envelope",
     ) -> None:
         if not prefix or _TOPIC_CHARS.search(prefix):
             raise ConfigurationError(f"Kafka topic prefix {prefix!r}: use letters, digits, '.', '_' and '-'")
@@ -98,6 +107,11 @@ class KafkaEventStore:
         self.append_timeout = append_timeout
         self._mapper = EventMapper(make_codec(codec, default="avro"), registry)
         self.codec = self._mapper.codec
+        if wire_format not in ("envelope", "confluent"):
+            raise ConfigurationError(f"wire_format must be 'envelope' or 'confluent', not {wire_format!r}")
+        if wire_format == "confluent" and self.codec.name != "avro":
+            raise ConfigurationError("the Confluent wire format needs the Avro codec (codec='avro')")
+        self.wire_format = wire_format
         self._index = KafkaIndex(index)
         self._log = KafkaLog(
             bootstrap_servers,
@@ -276,12 +290,17 @@ class KafkaEventStore:
                 raise conflict(stream_id, expected_version, info.version)
         topic = self.topic_for(stream_type)
         await self._ensure_topic(topic)
-        value = encode_envelope(stream_type, expected_version, mapper.codec.name, entries)
         token = uuid4().bytes
+        headers = [(TOKEN_HEADER, token)]
+        if self.wire_format == "confluent" and len(entries) == 1:
+            header, value = encode_confluent(stream_type, expected_version, entries[0])
+            headers.append((ENVELOPE_HEADER, header))
+        else:
+            value = encode_envelope(stream_type, expected_version, mapper.codec.name, entries)
         waiter: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiters[token] = waiter
         try:
-            partition, offset = await self._log.produce(topic, stream_id.encode(), value, [(TOKEN_HEADER, token)])
+            partition, offset = await self._log.produce(topic, stream_id.encode(), value, headers)
             outcome = await self._outcome(waiter, self._index.partition(topic, partition), offset)
         finally:
             del self._waiters[token]

@@ -20,6 +20,7 @@ _PARAMS: dict[str, tuple[str, Any]] = {
     "replication_factor": ("replication_factor", int),
     "max_record_bytes": ("max_record_bytes", int),
     "codec": ("codec", str),
+    "wire_format": ("wire_format", str),
 }
 
 
