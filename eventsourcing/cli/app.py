@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import traceback
@@ -68,6 +69,10 @@ def run(argv: Sequence[str] | None = None) -> NoReturn:
     global _debug
     args = list(sys.argv[1:] if argv is None else argv)
     _debug = "--debug" in args or os.environ.get("EVENTSOURCING_DEBUG", "") not in ("", "0", "false")
+    if not _debug:
+        # aiokafka logs what it retries or gives up on (Python's last-resort handler would print it on
+        # stderr); the command reports the failure that matters itself, in one line.
+        logging.getLogger("aiokafka").addHandler(logging.NullHandler())
     try:
         result = app(args=args, prog_name="eventsourcing", standalone_mode=False)
     except SystemExit:

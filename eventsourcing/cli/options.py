@@ -12,7 +12,8 @@ StoreURL = Annotated[
         "--store",
         metavar="URL",
         envvar="EVENTSOURCING_STORE",
-        help="Event store URL: sqlite:///relative/path.db, sqlite:////absolute/path.db or postgresql://user@host:port/db.",
+        help="Event store URL: sqlite:///relative/path.db, sqlite:////absolute/path.db, postgresql://user@host:port/db "
+        "or kafka://host:port?prefix=events[&index=/path/index.db].",
         show_envvar=True,
     ),
 ]
@@ -36,7 +37,11 @@ OptionalAppModules = Annotated[
 ]
 SnapshotsURL = Annotated[
     str | None,
-    typer.Option("--snapshots", metavar="URL", help="Snapshot store URL (default: the --store URL)."),
+    typer.Option(
+        "--snapshots",
+        metavar="URL",
+        help="Snapshot store URL (default: the --store URL; required with a kafka:// store).",
+    ),
 ]
 AsJSON = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 AggregateType = Annotated[

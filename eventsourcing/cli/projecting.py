@@ -110,8 +110,14 @@ def select(projectors: Sequence[Projector], names: Sequence[str], apps: Sequence
 
 
 def check_views(url: str, *, must_exist: bool) -> None:
-    if scheme_of(url) == "memory":
+    scheme = scheme_of(url)
+    if scheme == "memory":
         raise UsageError("--views: the views live in a SQL database: use a sqlite:/// or postgresql:// URL")
+    if scheme == "kafka":
+        raise UsageError(
+            "a Kafka store keeps no views: pass --views with a SQL database for them and their checkpoints "
+            "(sqlite:///views.db or postgresql://...)"
+        )
     check_url(url, must_exist=must_exist)
 
 

@@ -2,14 +2,20 @@
 
 Read-only commands never create a SQLite file by accident: a missing file is "store unavailable"
 (``eventsourcing init`` creates it). The ``snapshots`` package is imported only by `open_snapshots`.
+
+A Kafka store keeps events only: snapshots and views need a SQL database of their own. Before opening
+one, the CLI checks within `KAFKA_TIMEOUT` seconds that its bootstrap servers answer, because the
+client waits 30 s for a server that accepts connections but does not answer (a wrong port, say).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from pydantic import ConfigDict
 
@@ -23,8 +29,13 @@ from eventsourcing.stores.factory import open_store
 if TYPE_CHECKING:
     from eventsourcing.snapshotting import SnapshotStore
 
-SCHEMES = ("memory", "sqlite", "postgresql", "postgres")
-URL_HELP = "memory://, sqlite:///path.db (relative) or sqlite:////abs/path.db, postgresql://user@host:port/db"
+SCHEMES = ("memory", "sqlite", "postgresql", "postgres", "kafka")
+URL_HELP = (
+    "memory://, sqlite:///path.db (relative) or sqlite:////abs/path.db, postgresql://user@host:port/db, "
+    "kafka://host:port?prefix=events"
+)
+KAFKA_TIMEOUT = 5.0
+"""Seconds a Kafka store's bootstrap servers have to answer before the command gives up (exit code 4)."""
 
 
 def scheme_of(url: str) -> str:
@@ -56,13 +67,37 @@ async def open_events(url: str, *, must_exist: bool = True, lenient: bool = Fals
     """The event store at ``url``, opened. ``lenient``: events of unknown types read as `UndecodedEvent`."""
     check_url(url, must_exist=must_exist)
     options: dict[str, Any] = {"registry": LenientRegistry()} if lenient else {}
-    async with open_store(url, **options) as store:
+    store = open_store(url, **options)
+    if scheme_of(url) == "kafka":
+        await check_kafka(urlsplit(url).netloc)
+    async with store:
         yield store
+
+
+async def check_kafka(servers: str, timeout: float = KAFKA_TIMEOUT) -> None:  # noqa: ASYNC109 - a bound, not a deadline
+    """Raise `Unavailable` unless a bootstrap server of ``servers`` answers a metadata request in time."""
+    from aiokafka.client import AIOKafkaClient
+
+    client = AIOKafkaClient(bootstrap_servers=servers, request_timeout_ms=int(timeout * 1000))
+    try:
+        async with asyncio.timeout(timeout):
+            await client.bootstrap()
+    except TimeoutError:
+        raise Unavailable(f"Kafka at {servers} did not answer within {timeout:g}s (is it a Kafka broker?)") from None
+    except Exception as err:  # aiokafka says only "Unable to bootstrap from [addresses]"
+        raise Unavailable(f"Kafka at {servers} is unreachable: no bootstrap server accepted a connection") from err
+    finally:
+        await client.close()
 
 
 @asynccontextmanager
 async def open_snapshots(url: str, *, must_exist: bool = True) -> AsyncIterator[SnapshotStore]:
     check_url(url, must_exist=must_exist)
+    if scheme_of(url) == "kafka":
+        raise UsageError(
+            f"{url!r} is a Kafka store, which keeps no snapshots: pass --snapshots with a SQL database "
+            "(sqlite:///snapshots.db or postgresql://...)"
+        )
     if scheme_of(url) == "memory":
         from snapshots import MemorySnapshotStore
 
@@ -78,6 +113,10 @@ class UndecodedEvent(DomainEvent):
     """Stands in for an event whose type no declared class answers to: its payload's fields, unvalidated."""
 
     event_type = "eventsourcing.cli.undecoded"
+    # A version no stored event has: the mapper then reads the payload as written, with the codec's
+    # generic `decode_dict` (any codec; an Avro payload cannot be resolved against this class's
+    # schema), and "upcasts" it with `LenientRegistry.upcast`, which keeps it as it is.
+    schema_version = 2**31 - 1
     model_config = ConfigDict(frozen=True, extra="allow")
 
 

@@ -17,7 +17,8 @@ def command(
 
     Creates the events table; with --snapshots URL, the snapshots table too (only then: pass the
     --store URL to keep snapshots in the same database). A SQLite file is created if it does not
-    exist; its directory must exist.
+    exist; its directory must exist. A Kafka store is connected to and read (its index file, if
+    the URL names one, is created); its topics are created by each aggregate type's first append.
     """
     for line in asyncio.run(_init(store, snapshots)):
         say(line)
@@ -32,8 +33,17 @@ async def _init(store: str, snapshots: str | None) -> list[str]:
 
 
 async def _init_one(url: str, what: str) -> str:
-    if scheme_of(url) == "memory":
+    scheme = scheme_of(url)
+    if scheme == "memory":
         return f"{what}: memory:// keeps nothing between processes; nothing to create"
+    if scheme == "kafka" and what == "events":
+        async with open_events(url, must_exist=False) as store:
+            streams = len(await store.list_streams(limit=1001))
+        found = f"{streams:,} streams" if streams <= 1000 else "more than 1,000 streams"
+        return (
+            f"{what}: Kafka store {url} is reachable ({found}); a topic per aggregate type is created "
+            "by its first append"
+        )
     path = sqlite_path(url)
     existed = path is not None and path.is_file()
     opener = open_events(url, must_exist=False) if what == "events" else open_snapshots(url, must_exist=False)

@@ -42,7 +42,7 @@ ViewsURL = Annotated[
         "--views",
         metavar="URL",
         help="Database of the views, their checkpoints and dead letters: sqlite:///views.db or "
-        "postgresql://... (default: the --store URL).",
+        "postgresql://... (default: the --store URL; required with a kafka:// store).",
     ),
 ]
 ShowProgress = Annotated[
