@@ -16,6 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run a scripted scenario and print events, views and a time-travel replay")
     demo.add_argument("--store", help="event store URL (default: a new SQLite file in a temporary directory)")
+    demo.add_argument("--views", help="view database URL (default: derived from --store)")
     serve = sub.add_parser("serve", help="serve the HTTP API and the web page on 127.0.0.1")
     serve.add_argument("--store", default="sqlite:///shop.db", help="event store URL (default: %(default)s)")
     serve.add_argument("--views", help="view database URL (default: derived from --store)")
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
             from sample_shopping_cart.demo import run_demo
 
             store = args.store or f"sqlite:///{Path(tempfile.mkdtemp(prefix='shop-demo-')) / 'shop.db'}"
-            asyncio.run(run_demo(store))
+            asyncio.run(run_demo(store, views_url=args.views))
             return 0
         return _serve(args.store, args.views, args.port)
     except EventSourcingError as err:

@@ -1,12 +1,14 @@
 """The scripted demo: a morning at the shop, then its events, its views and a trip back in time.
 
 Run it with ``python -m sample_shopping_cart demo`` (a fresh SQLite file in a temporary directory)
-or ``... demo --store URL`` (an existing store: PostgreSQL, SQLite, ``memory://``).
+or ``... demo --store URL`` (an existing store: PostgreSQL, SQLite, Kafka, ``memory://``; ``--views URL``
+puts the views elsewhere than the store's default, see `Shop`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -29,11 +31,11 @@ from sample_shopping_cart.views import abandoned_carts, cart_summaries, popular_
 Print = Callable[[str], None]
 
 
-async def run_demo(store_url: str, out: Print = print) -> str:
+async def run_demo(store_url: str, out: Print = print, *, views_url: str | None = None) -> str:
     """Play the scenario on ``store_url`` and print what happened; returns Alice's cart id."""
     run = uuid.uuid4().hex[:6]
     alice, bob = f"cart-alice-{run}", f"cart-bob-{run}"
-    async with Shop(store_url) as shop:
+    async with Shop(store_url, views_url) as shop:
         out(f"== A morning at the shop (store: {store_url})")
         await shop.seed_catalog()
         out("listed the starter catalog: coffee beans, green tea, mug, grinder, kettle")
@@ -103,7 +105,7 @@ async def run_demo(store_url: str, out: Print = print) -> str:
         middle = history[len(history) // 2].timestamp
         out("\nReplay it yourself with the CLI:")
         out(
-            f"  eventsourcing replay --store {store_url} --app sample_shopping_cart.domain cart {alice} "
+            f"  eventsourcing replay --store {shlex.quote(store_url)} --app sample_shopping_cart.domain cart {alice} "
             f"--at {middle.isoformat()}"
         )
     return alice

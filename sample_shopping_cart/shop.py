@@ -8,8 +8,11 @@ Everything that talks to the shop (the HTTP API, the demo, the tests) goes throu
         summaries = await cart_summaries(await shop.views())
 
 Where the views live: a PostgreSQL event store keeps them in the same database; a SQLite store
-``shop.db`` keeps them next to it in ``shop-views.db``; an in-memory store keeps them in a SQLite file
-in a temporary directory, removed on close. ``views_url`` overrides the choice.
+``shop.db`` keeps them next to it in ``shop-views.db``; a Kafka store whose URL names an index file
+(``kafka://host:9092?prefix=shop&index=/var/lib/shop/index.db``) keeps them next to it in
+``index-views.db``. Any other store (in memory, or Kafka with its index in memory) keeps them in a
+SQLite file in a temporary directory, removed on close: the views are rebuilt from the log at each
+start. ``views_url`` overrides the choice.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Self
+from urllib.parse import parse_qs, urlsplit
 
 from eventsourcing import (
     Command,
@@ -66,7 +70,11 @@ class Shop:
             return store_url + "-views"
         if scheme.startswith("postgres"):
             return store_url
-        # An in-memory event store: SQL views need a database, so a throwaway file.
+        index = parse_qs(urlsplit(store_url).query).get("index", [""])[-1] if scheme == "kafka" else ""
+        if index and index != "memory":
+            path = Path(index)
+            return f"sqlite:///{path.with_name(path.stem + '-views.db')}"
+        # Events in memory, or on Kafka with the index in memory: SQL views need a database, so a throwaway file.
         self._temp_dir = tempfile.mkdtemp(prefix="shop-views-")
         return f"sqlite:///{Path(self._temp_dir) / 'views.db'}"
 
