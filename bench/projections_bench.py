@@ -27,11 +27,16 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # records.py, report.py
 
+import report  # noqa: E402
+from options import RESULTS  # noqa: E402
+from records import OURS, Measurement, ResultsFile  # noqa: E402
 from sqlalchemy import Column, Integer, MetaData, Table, Text  # noqa: E402
 
 from eventsourcing import DomainEvent, EventStore, NewEvent, RecordedEvent, SQLEventStore  # noqa: E402
@@ -99,18 +104,25 @@ async def catch_up_rate(store: EventStore, views_url: str, projector: Projector,
     return n / elapsed
 
 
-async def measure_backend(label: str, events_url: str, views_url: str, events: int, runs: int) -> dict[str, float]:
+Record = Callable[[str, float, int], None]
+"""(metric, value, run): every run's figure, for the results file (bench/run_all.py takes medians)."""
+
+
+async def measure_backend(
+    label: str, events_url: str, views_url: str, events: int, runs: int, record: Record
+) -> dict[str, float]:
     out: dict[str, float] = {}
     async with SQLEventStore(events_url) as store:
         took = await seed(store, events, 10)
         print(f"  {label}: seeded {events:,} events in {took:.1f}s", file=sys.stderr)
-        for _ in range(runs):
+        for rnd in range(1, runs + 1):
             for key, value in (
                 ("read_all", await read_all_rate(store, events)),
                 ("add", await catch_up_rate(store, views_url, AddCounter(), events)),
                 ("upsert", await catch_up_rate(store, views_url, UpsertCounter(), events)),
             ):
                 out[key] = max(out.get(key, 0.0), value)  # best of the runs: the machine is shared
+                record(key, value, rnd)
     return out
 
 
@@ -171,6 +183,7 @@ def main() -> None:
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--quick", action="store_true", help="tiny sizes, one run, no peer")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS, help="where the JSON lines go")
     parser.add_argument("--rss-child", nargs=3, metavar=("EVENTS_DB", "VIEWS_DB", "EVENTS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rss_child:
@@ -183,11 +196,26 @@ def main() -> None:
         args.events, args.rss_events, args.runs, args.skip_peer = 2_000, 5_000, 1, True
 
     rows: list[tuple[str, str, str]] = []
+    results = ResultsFile(args.results_dir, "projections_bench-quick" if args.quick else "projections_bench")
+    results.write("machine", **report.machine())
+    results.write("config", runs=args.runs, quick=args.quick, events=args.events, rss_events=args.rss_events)
+
+    def recorder(impl: str, backend: str, unit: str = "ev/s", n: int = args.events) -> Record:
+        def record(metric: str, value: float, rnd: int) -> None:
+            results.measurement(Measurement(impl, backend, metric, value, unit, n, rnd))
+
+        return record
+
     with tempfile.TemporaryDirectory(prefix="projections-bench-") as tmp:
         work = Path(tmp)
         sqlite = asyncio.run(
             measure_backend(
-                "SQLite", f"sqlite:///{work / 'events.db'}", f"sqlite:///{work / 'views.db'}", args.events, args.runs
+                "SQLite",
+                f"sqlite:///{work / 'events.db'}",
+                f"sqlite:///{work / 'views.db'}",
+                args.events,
+                args.runs,
+                recorder(OURS, "sqlite"),
             )
         )
         rows += _backend_rows("SQLite", sqlite, target=50_000)
@@ -198,16 +226,21 @@ def main() -> None:
             try:
                 server.start()
                 url = server.url()
-                pg = asyncio.run(measure_backend("PostgreSQL", url, url, args.events, args.runs))
+                pg = asyncio.run(
+                    measure_backend("PostgreSQL", url, url, args.events, args.runs, recorder(OURS, "postgres"))
+                )
                 rows += _backend_rows("PostgreSQL", pg, target=30_000)
             finally:
                 server.stop()
         n, elapsed, peak = measure_rss(work, args.rss_events)
+        recorder(OURS, "sqlite", "MiB", n)("rss", peak, 1)
+        recorder(OURS, "sqlite", "ev/s", n)("rss_rate", n / elapsed, 1)
         rows.append((f"peak RSS, catch-up of {n:,} events (view.add, SQLite)", f"{peak:.1f} MiB", "target <= 80 MiB"))
         rows.append((f"  same run: events/s over {n:,}", f"{n / elapsed:,.0f}", ""))
         if not args.skip_peer:
             peer = measure_peer(work)
             if peer:
+                recorder("peer", "sqlite")("add", peer, 1)
                 rows.append(("peer: ProcessApplication follower, SQLite, events/s", f"{peer:,.0f}", ""))
                 rows.append(("ours (view.add) / peer", f"{sqlite['add'] / peer:.1f}x", ""))
                 rows.append(("ours (upsert per event) / peer", f"{sqlite['upsert'] / peer:.1f}x", ""))

@@ -87,15 +87,25 @@ METRICS: dict[str, tuple[str, str | None]] = {
 # -- ours --------------------------------------------------------------------------------------------
 
 
-async def timed(fn: Callable[[], Awaitable[Any]], reps: int) -> float:
-    """Median milliseconds of ``reps`` calls, after one warm-up call."""
+async def timed(
+    fn: Callable[[], Awaitable[Any]], reps: int, p99: dict[str, float] | None = None, key: str = ""
+) -> float:
+    """Median milliseconds of ``reps`` calls, after one warm-up call; ``p99[key + "_p99"]`` gets the
+    nearest-rank 99th percentile (of 21 calls: the slowest)."""
     await fn()
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
         await fn()
         times.append(time.perf_counter() - t0)
+    if p99 is not None:
+        p99[f"{key}_p99"] = _p99(times) * 1000
     return statistics.median(times) * 1000
+
+
+def _p99(times: list[float]) -> float:
+    ordered = sorted(times)
+    return ordered[max(0, -(-len(ordered) * 99 // 100) - 1)]
 
 
 async def measure_ours(url: str, sizes: Sizes, rng: random.Random) -> dict[str, float]:
@@ -109,8 +119,8 @@ async def measure_ours(url: str, sizes: Sizes, rng: random.Random) -> dict[str, 
                 account.deposit(1)
             await repo.save(account)  # a snapshot after each save that crosses a multiple of 100
         big = account.id
-        out["latest"] = await timed(lambda: repo.get(big), sizes.reps)
-        out["version"] = await timed(lambda: repo.get(big, version=sizes.events // 2), sizes.reps)
+        out["latest"] = await timed(lambda: repo.get(big), sizes.reps, out, "latest")
+        out["version"] = await timed(lambda: repo.get(big, version=sizes.events // 2), sizes.reps, out, "version")
         out["no_snapshot"] = await timed(lambda: plain.get(big), max(3, sizes.reps // 4))
         loaded = await repo.get(big)
         codec = StateCodec.of(Account)
@@ -120,7 +130,7 @@ async def measure_ours(url: str, sizes: Sizes, rng: random.Random) -> dict[str, 
             loaded.deposit(1)
         await repo.save(loaded)  # 10,099 events: 99 after the newest snapshot
         assert (await snapshots.latest(big, fingerprint=codec.fingerprint)).version == sizes.events  # type: ignore[union-attr]
-        out["worst"] = await timed(lambda: repo.get(big), sizes.reps)
+        out["worst"] = await timed(lambda: repo.get(big), sizes.reps, out, "worst")
 
         long = Account.open("long")
         while long.version < sizes.long_events:
@@ -137,6 +147,7 @@ async def measure_ours(url: str, sizes: Sizes, rng: random.Random) -> dict[str, 
             times.append(time.perf_counter() - t0)
             assert past.last_event_at is not None and past.last_event_at <= when
         out["as_of"] = statistics.median(times[1:]) * 1000  # the first one warms up
+        out["as_of_p99"] = _p99(times[1:]) * 1000
     return out
 
 
