@@ -217,12 +217,13 @@ def draw(path: Path, curve: str, points: Sequence[Point], title: str) -> None:
         return [p.x for p in chosen], [p.value for p in chosen]
 
     backends = sorted({p.backend for p in points}, key=lambda b: (b != "sqlite", b))
+    color = {"sqlite": "tab:blue", "postgres": "tab:orange"}
     if curve == "load":
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for backend in backends:
             for name, style in (("no snapshot", "-o"), (f"snapshot every {INTERVAL}", "--s")):
                 xs, ys = series(backend, name)
-                ax.plot(xs, ys, style, label=f"{backend}, {name}")
+                ax.plot(xs, ys, style, color=color[backend], label=f"{backend}, {name}")
         ax.set(xscale="log", yscale="log", xlabel="events in the stream", ylabel="repo.get(id), ms (median)")
     elif curve == "catchup":
         fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4.2))
@@ -238,14 +239,14 @@ def draw(path: Path, curve: str, points: Sequence[Point], title: str) -> None:
         fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4.2))
         for backend in backends:
             xs, ys = series(backend, "commands/s")
-            ax.plot(xs, ys, "-o", label=backend)
+            ax.plot(xs, ys, "-o", color=color[backend], label=backend)
             for name, style in (("p50 latency", "-o"), ("p99 latency", "--s")):
                 xs, ys = series(backend, name)
-                ax2.plot(xs, ys, style, label=f"{backend}, {name}")
+                ax2.plot(xs, ys, style, color=color[backend], label=f"{backend}, {name}")
         ax.set(xscale="log", xlabel="concurrent writers", ylabel="load+change+save commands/s", ylim=(0, None))
         ax2.set(xscale="log", yscale="log", xlabel="concurrent writers", ylabel="command latency, ms")
         for a in (ax, ax2):
-            a.set_xticks(list(QUICK.writer_counts + FULL.writer_counts), minor=False)
+            a.set_xticks(sorted({p.x for p in points}), minor=False)
             a.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
         ax2.grid(True, which="both", alpha=0.3)
         ax2.legend()
