@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -25,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "demo":
             from sample_shopping_cart.demo import run_demo
+
+            # The demo's output is the story: the Kafka client's log lines (a broker without the
+            # idempotent producer, say) would interleave with it. A failure still ends it with an error.
+            logging.getLogger("aiokafka").addHandler(logging.NullHandler())
 
             store = args.store or f"sqlite:///{Path(tempfile.mkdtemp(prefix='shop-demo-')) / 'shop.db'}"
             asyncio.run(run_demo(store, views_url=args.views))

@@ -35,7 +35,7 @@ def new_prefix() -> str:
 def test_the_demo_on_kafka_then_a_replay_with_the_cli(kafka_bootstrap: str, tmp_path: Path) -> None:
     store = kafka_url(kafka_bootstrap, new_prefix(), tmp_path / "index.db")
     done = run(sys.executable, "-m", "sample_shopping_cart", "demo", "--store", store)
-    assert done.returncode == 0, done.stderr
+    assert (done.returncode, done.stderr) == (0, "")
     out = done.stdout
     assert "(duplicate: nothing changed)" in out and "refused: cart_closed" in out
 
