@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import logging
 import os
 import signal
 import subprocess
@@ -55,7 +56,7 @@ class KafkaBroker:
 
     def start(self, timeout: float = 20.0) -> KafkaBroker:
         if self.external:
-            self._wait_ready(timeout, f"the Kafka cluster at {self.external} ({ENV})")
+            self._wait_ready(timeout, f"the Kafka cluster at {self.external} ({ENV}, {timeout:g}s)")
             return self
         binary = tansu_binary()
         self.port = free_port()
@@ -79,11 +80,20 @@ class KafkaBroker:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self._wait_ready(timeout, f"the Tansu broker on 127.0.0.1:{self.port}")
+        self._wait_ready(timeout, f"the Tansu broker on 127.0.0.1:{self.port} ({timeout:g}s)")
         return self
 
     def _wait_ready(self, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
+        client_log = logging.getLogger("aiokafka")
+        level = client_log.level
+        client_log.setLevel(logging.CRITICAL)  # "connection refused" until the broker listens is expected
+        try:
+            self._poll_ready(deadline, what)
+        finally:
+            client_log.setLevel(level)
+
+    def _poll_ready(self, deadline: float, what: str) -> None:
         last: Exception | None = None
         while time.monotonic() < deadline:
             if self._process is not None and self._process.poll() is not None:
@@ -95,7 +105,7 @@ class KafkaBroker:
                 last = err
                 time.sleep(0.05)
         self.stop()
-        raise KafkaBrokerError(f"{what} did not answer within {timeout:g}s: {last}")
+        raise KafkaBrokerError(f"{what} did not answer in time ({last})")
 
     def log_tail(self, lines: int = 20) -> str:
         if self._log is None or not self._log.exists():

@@ -102,6 +102,17 @@ class KafkaLog:
     async def _start_producer(self) -> Any:
         """An ``acks=all`` producer, idempotent where the broker supports it (``idempotent=None``)."""
         attempts = [True, False] if self.idempotent is None else [self.idempotent]
+        quiet = _DropInitProducerId() if self.idempotent is None else None
+        sender_log = logging.getLogger("aiokafka.producer.sender")
+        if quiet is not None:  # a broker without the idempotent producer is expected, not an error to log
+            sender_log.addFilter(quiet)
+        try:
+            return await self._try_producers(attempts)
+        finally:
+            if quiet is not None:
+                sender_log.removeFilter(quiet)
+
+    async def _try_producers(self, attempts: list[bool]) -> Any:
         for idempotent in attempts:
             producer = AIOKafkaProducer(
                 bootstrap_servers=self.bootstrap_servers,
@@ -220,6 +231,11 @@ class KafkaLog:
         if stale:
             await self.topics("")
         return out
+
+
+class _DropInitProducerId(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "InitProducerId" not in record.getMessage()
 
 
 def _records(data: bytes | None, start: int) -> tuple[list[RawRecord], int]:

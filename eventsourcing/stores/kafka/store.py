@@ -89,8 +89,9 @@ class KafkaEventStore:
         codec: Codec | str | None = None,
         registry: EventRegistry | None = None,
         poll_interval: float = 0.05,
-        metadata_interval: float = 2.0,
+        metadata_interval: float = 0.5,
         append_timeout: float = 30.0,
+        request_timeout: float = 30.0,
         idempotent: bool | None = None,
         max_record_bytes: int = 1_048_576,
         replication_factor: int | None = None,
@@ -118,6 +119,7 @@ class KafkaEventStore:
             idempotent=idempotent,
             max_record_bytes=max_record_bytes,
             replication_factor=replication_factor,
+            request_timeout_ms=int(request_timeout * 1000),
         )
         self._schemas = schema_sync(self.codec, self.schema_store)
         self._topics: dict[str, int] = {}

@@ -17,6 +17,7 @@ _PARAMS: dict[str, tuple[str, Any]] = {
     "index": ("index", str),
     "poll_interval": ("poll_interval", float),
     "append_timeout": ("append_timeout", float),
+    "request_timeout": ("request_timeout", float),
     "replication_factor": ("replication_factor", int),
     "max_record_bytes": ("max_record_bytes", int),
     "codec": ("codec", str),
