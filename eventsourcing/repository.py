@@ -138,7 +138,7 @@ class Repository(Generic[A]):
             return
         current = self._cache.get(aggregate.id)
         if current is not None and current.version > aggregate.version:
-            return  # a newer state was cached meanwhile (by a concurrent get or save)
+            return  # a newer state was cached meanwhile (by a concurrent get)
         try:
             self._cache[aggregate.id] = aggregate._clone()
         except Exception:  # state that cannot be copied: not cached, loads replay it
@@ -149,12 +149,16 @@ class Repository(Generic[A]):
         while len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
 
-    async def _read(self, aggregate_id: str, from_version: int, to_version: int | None) -> StreamEvents:
+    async def _read(
+        self, aggregate_id: str, from_version: int, to_version: int | None, as_of: dt.datetime | None = None
+    ) -> StreamEvents:
+        """The events to rebuild from: the store's narrow read if it has one, else its records' events."""
         if self._reads_events:
             return await typing.cast(ReadsStreamEvents, self.store).read_events(
-                aggregate_id, from_version=from_version, to_version=to_version
+                aggregate_id, from_version=from_version, to_version=to_version, as_of=as_of
             )
-        return stream_events(await self.store.read(aggregate_id, from_version=from_version, to_version=to_version))
+        records = await self.store.read(aggregate_id, from_version=from_version, to_version=to_version, as_of=as_of)
+        return stream_events(records)
 
     async def take_snapshot(self, aggregate_id: str) -> Snapshot:
         """Snapshot the aggregate's latest state now (the on-demand policy)."""
@@ -172,16 +176,7 @@ class Repository(Generic[A]):
         events: list[DomainEvent] = []
         last = StreamEvents(events, 0, None)
         while True:
-            to_version = from_version + _AS_OF_WINDOW - 1
-            if self._reads_events:
-                page = await typing.cast(ReadsStreamEvents, self.store).read_events(
-                    aggregate_id, from_version=from_version, to_version=to_version, as_of=as_of
-                )
-            else:
-                records = await self.store.read(
-                    aggregate_id, from_version=from_version, to_version=to_version, as_of=as_of
-                )
-                page = stream_events(records)
+            page = await self._read(aggregate_id, from_version, from_version + _AS_OF_WINDOW - 1, as_of)
             events.extend(page.events)
             if page.events:
                 last = page

@@ -262,3 +262,19 @@ def test_a_clone_is_independent_and_keeps_shared_references_shared() -> None:
     assert shared.items == {"x": [1, 2], "y": [1, 2]}
     assert clone.items["y"] == [1, 2, 3]  # x and y are still one list in the copy
     assert clone.when is shared.when  # immutable values are shared, not copied
+
+
+def test_a_clone_of_an_aggregate_with_its_own_slots_copies_them_too() -> None:
+    class Slotted(Aggregate):
+        __slots__ = ("extra",)
+        type_name = "tests.Slotted"
+        tags: list[str] = []
+
+    slotted = Slotted("s-1")
+    slotted.extra = ["x"]
+    slotted.tags.append("t")
+    clone = slotted._clone()
+    clone.extra.append("y")
+    clone.tags.append("u")
+    assert (slotted.extra, slotted.tags) == (["x"], ["t"])
+    assert (clone.extra, clone.tags, clone.id, clone.pending_events) == (["x", "y"], ["t", "u"], "s-1", ())
