@@ -13,7 +13,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from eventsourcing.cli.commands import events, init, projections, replay, snapshots
+from eventsourcing.cli.commands import events, init, projections, replay, schemas, snapshots
 from eventsourcing.cli.failures import ExitCode, classify
 
 HELP = """Replay aggregates to any point in time, list events, manage snapshots and projections, create schemas.
@@ -35,6 +35,7 @@ app.command("replay", no_args_is_help=True)(replay.command)
 app.command("events", no_args_is_help=True)(events.command)
 app.add_typer(snapshots.app, name="snapshots")
 app.add_typer(projections.app, name="projections")
+app.add_typer(schemas.app, name="schemas")
 app.command("init", no_args_is_help=True)(init.command)
 
 _debug = False
