@@ -54,7 +54,7 @@ from eventsourcing.stores.kafka.envelope import (
     encode_confluent,
     encode_envelope,
 )
-from eventsourcing.stores.kafka.index import EventRow, KafkaIndex, Outcome, Partition, Position
+from eventsourcing.stores.kafka.index import EventRow, KafkaIndex, Outcome, Partition, Position, RawRecord
 from eventsourcing.stores.kafka.log import KafkaLog
 from eventsourcing.stores.kafka.schemas import KafkaSchemaStore
 from eventsourcing.stores.replay import StreamEvents
@@ -124,6 +124,7 @@ class KafkaEventStore:
         self._schemas = schema_sync(self.codec, self.schema_store)
         self._topics: dict[str, int] = {}
         self._waiters: dict[bytes, asyncio.Future[Outcome]] = {}
+        self._own: dict[str, dict[int, RawRecord]] = {}  # produced, not yet indexed: partition -> offset -> record
         self._fetching = asyncio.Lock()
         self._poller: asyncio.Task[None] | None = None
         self._topics_read_at = 0.0
@@ -221,15 +222,36 @@ class KafkaEventStore:
                 if got is not None:
                     part.high_watermark = got.high_watermark
                     batches.append((part, got.records, got.next_offset))
-            try:
-                outcomes = self._index.apply(batches)
-            except sqlite3.Error as err:
-                raise StoreError(f"the Kafka store's index failed: {err}") from err
+            self._apply(batches)
+        return any(p.next_offset < p.high_watermark for p in parts)
+
+    def _apply(self, batches: Sequence[tuple[Partition, Sequence[RawRecord], int]]) -> None:
+        try:
+            outcomes = self._index.apply(batches)
+        except sqlite3.Error as err:
+            raise StoreError(f"the Kafka store's index failed: {err}") from err
         for token, outcome in outcomes.items():
             waiter = self._waiters.get(token)
             if waiter is not None and not waiter.done():
                 waiter.set_result(outcome)
-        return any(p.next_offset < p.high_watermark for p in parts)
+
+    def _apply_own(self, part: Partition) -> bool:
+        """Apply the records this store produced that come next in ``part``, without reading them back.
+
+        The rule decides a record from the records before it in its partition; when all of those are
+        in the index, the outcome of a record we wrote ourselves (acknowledged at that offset, so its
+        bytes are ours) needs no fetch. Whether any was applied.
+        """
+        own = self._own.get(part.key)
+        offset = part.next_offset
+        run = []
+        while own and offset in own:
+            run.append(own.pop(offset))
+            offset += 1
+        if not run:
+            return False
+        self._apply([(part, run, offset)])
+        return True
 
     async def sync(self) -> None:
         """Read every event topic of the prefix to the end it has now (new topics included)."""
@@ -301,11 +323,17 @@ class KafkaEventStore:
             value = encode_envelope(stream_type, expected_version, mapper.codec.name, entries)
         waiter: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._waiters[token] = waiter
+        part: Partition | None = None
+        offset = -1
         try:
             partition, offset = await self._log.produce(topic, stream_id.encode(), value, headers)
-            outcome = await self._outcome(waiter, self._index.partition(topic, partition), offset)
+            part = self._index.partition(topic, partition)
+            self._own.setdefault(part.key, {})[offset] = RawRecord(offset, stream_id.encode(), value, headers)
+            outcome = await self._outcome(waiter, part, offset)
         finally:
             del self._waiters[token]
+            if part is not None:
+                self._own.get(part.key, {}).pop(offset, None)
         if isinstance(outcome, EventSourcingError):
             raise outcome
         return outcome
@@ -317,7 +345,8 @@ class KafkaEventStore:
                 while not waiter.done():
                     if part.next_offset > offset:  # applied, and its outcome is set with it
                         break
-                    await self._catch_up([part])
+                    if not self._apply_own(part):  # someone else's record comes first: read it
+                        await self._catch_up([part])
         except TimeoutError:
             raise StoreUnavailable(
                 f"the append was written to {part.key} at offset {offset} but not read back within "
