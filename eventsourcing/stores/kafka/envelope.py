@@ -23,7 +23,7 @@ import json
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from eventsourcing.stores.base import Expected, ExpectedVersion
 
@@ -37,8 +37,7 @@ class NotAnEnvelope(ValueError):
     """A record on an event topic that this library did not write, or that is damaged."""
 
 
-@dataclass(frozen=True, slots=True)
-class EventEntry:
+class EventEntry(NamedTuple):
     event_id: bytes
     event_type: str
     schema_version: int

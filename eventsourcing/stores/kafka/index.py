@@ -121,6 +121,7 @@ class KafkaIndex:
         self._db: sqlite3.Connection | None = None
         self.partitions: dict[tuple[str, int], Partition] = {}
         self.by_id: dict[int, Partition] = {}
+        self.by_key: dict[str, Partition] = {}
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -129,6 +130,7 @@ class KafkaIndex:
             db = sqlite3.connect(self.path or ":memory:", isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA cache_size=-65536")  # 64 MiB: appends touch random pages of the event-id index
             db.execute("PRAGMA busy_timeout=5000")
             db.executescript(_SCHEMA)
         except sqlite3.Error as err:
@@ -153,6 +155,7 @@ class KafkaIndex:
     def _remember(self, part: Partition) -> None:
         self.partitions[(part.topic, part.partition)] = part
         self.by_id[part.id] = part
+        self.by_key[part.key] = part
 
     def partition(self, topic: str, partition: int) -> Partition:
         """The index's record of a topic-partition, added (from offset 0) if new."""

@@ -213,17 +213,29 @@ class KafkaEventStore:
             raise StoreUnavailable(f"topic {topic!r} was created but does not appear in the cluster's metadata")
 
     async def _catch_up(self, parts: Sequence[Partition]) -> bool:
-        """One fetch of ``parts`` from their next offsets, applied to the index; whether any has more."""
-        async with self._fetching:
-            fetched = await self._log.fetch({(p.topic, p.partition): p.next_offset for p in parts})
-            batches = []
-            for part in parts:
-                got = fetched.get((part.topic, part.partition))
-                if got is not None:
-                    part.high_watermark = got.high_watermark
-                    batches.append((part, got.records, got.next_offset))
-            self._apply(batches)
+        """One fetch of ``parts`` from their next offsets, applied to the index; whether any has more.
+
+        Fetches need no lock: applying skips what is already indexed, so two fetches of the same
+        records (the poller's and a writer's) apply them once."""
+        fetched = await self._log.fetch({(p.topic, p.partition): p.next_offset for p in parts})
+        batches = []
+        for part in parts:
+            got = fetched.get((part.topic, part.partition))
+            if got is not None:
+                part.high_watermark = max(part.high_watermark, got.high_watermark)
+                batches.append((part, got.records, got.next_offset))
+        self._apply(batches)
         return any(p.next_offset < p.high_watermark for p in parts)
+
+    async def _read_up_to(self, part: Partition, offset: int) -> None:
+        """Bring ``part`` in the index past ``offset`` (a writer's own record): by applying this process's
+        own records if they come next, else by one fetch, shared by the writers waiting at that time."""
+        async with self._fetching:  # writers queue here, and most find their record indexed meanwhile
+            if part.next_offset > offset or self._apply_own(part):
+                return
+            waiting = {p.key: p for key in self._own if (p := self._index.by_key.get(key)) is not None}
+            waiting[part.key] = part
+            await self._catch_up(list(waiting.values()))
 
     def _apply(self, batches: Sequence[tuple[Partition, Sequence[RawRecord], int]]) -> None:
         try:
@@ -346,7 +358,7 @@ class KafkaEventStore:
                     if part.next_offset > offset:  # applied, and its outcome is set with it
                         break
                     if not self._apply_own(part):  # someone else's record comes first: read it
-                        await self._catch_up([part])
+                        await self._read_up_to(part, offset)
         except TimeoutError:
             raise StoreUnavailable(
                 f"the append was written to {part.key} at offset {offset} but not read back within "
