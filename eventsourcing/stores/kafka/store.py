@@ -125,6 +125,7 @@ class KafkaEventStore:
         self._topics: dict[str, int] = {}
         self._waiters: dict[bytes, asyncio.Future[Outcome]] = {}
         self._own: dict[str, dict[int, RawRecord]] = {}  # produced, not yet indexed: partition -> offset -> record
+        self._producing = 0  # appends whose record is sent and not yet acknowledged
         self._fetching = asyncio.Lock()
         self._poller: asyncio.Task[None] | None = None
         self._topics_read_at = 0.0
@@ -233,6 +234,14 @@ class KafkaEventStore:
         async with self._fetching:  # writers queue here, and most find their record indexed meanwhile
             if part.next_offset > offset or self._apply_own(part):
                 return
+            # Acknowledgements of one produce request reach their writers one by one: the record before
+            # ours may be this process's, its writer not yet resumed. Let those writers run first.
+            for _ in range(3):
+                if not self._producing:
+                    break
+                await asyncio.sleep(0)
+                if part.next_offset > offset or self._apply_own(part):
+                    return
             waiting = {p.key: p for key in self._own if (p := self._index.by_key.get(key)) is not None}
             waiting[part.key] = part
             await self._catch_up(list(waiting.values()))
@@ -338,7 +347,11 @@ class KafkaEventStore:
         part: Partition | None = None
         offset = -1
         try:
-            partition, offset = await self._log.produce(topic, stream_id.encode(), value, headers)
+            self._producing += 1
+            try:
+                partition, offset = await self._log.produce(topic, stream_id.encode(), value, headers)
+            finally:
+                self._producing -= 1
             part = self._index.partition(topic, partition)
             self._own.setdefault(part.key, {})[offset] = RawRecord(offset, stream_id.encode(), value, headers)
             outcome = await self._outcome(waiter, part, offset)
