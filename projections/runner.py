@@ -23,7 +23,7 @@ import datetime as dt
 import inspect
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import Table
 
@@ -35,6 +35,9 @@ from projections.errors import CheckpointConflict, PoisonEvent, ProjectionError
 from projections.projector import Handler, Projector
 from projections.status import ProjectionStatus
 from projections.view import View, ViewTables, table_copies
+
+_Bad = RecordedEvent[DomainEvent] | Undecodable
+"""An event a projector cannot apply: one its handler failed on, or one that does not decode."""
 
 Events = list[RecordedEvent[DomainEvent]]
 
@@ -385,26 +388,28 @@ class ProjectionRunner:
             except BaseException:
                 p.state = "idle"
                 raise
-        reason = f"{type(error).__name__}: {error}"
         if not p.projector.dead_letters:
             p.state = "idle"
-            stopped = PoisonEvent(
-                p.name,
-                stream_id=bad.stream_id,
-                version=bad.version,
-                event_type=bad.event_type,
-                event_id=bad.event_id,
-                position=bad.position,
-                error=reason,
-            )
-            with contextlib.suppress(StoreError):
-                await self.views.record_error(p.checkpoint, str(stopped))
-            raise stopped from error
-        letter = DeadLetter(p.name, bad.event_id, bad.stream_id, bad.version, bad.event_type, bad.position, reason)
-        p.checkpoint = await self.views.commit(p.checkpoint, bad.position, None, letter)
+            await self._stop_at(p, bad, error)
+        p.checkpoint = await self.views.commit(p.checkpoint, bad.position, None, _dead_letter(p, bad, error))
         p.at_end = False
         self._signal_progress()
         return len(bad.preceding) + 1
+
+    async def _stop_at(self, p: _Projection, bad: _Bad, error: Exception) -> NoReturn:
+        """Stop the projector just before ``bad``: record why (for `status` in other processes), raise."""
+        stopped = PoisonEvent(
+            p.name,
+            stream_id=bad.stream_id,
+            version=bad.version,
+            event_type=bad.event_type,
+            event_id=bad.event_id,
+            position=bad.position,
+            error=f"{type(error).__name__}: {error}",
+        )
+        with contextlib.suppress(StoreError):
+            await self.views.record_error(p.checkpoint, str(stopped))
+        raise stopped from error
 
     async def _apply(self, p: _Projection, events: Events, through: Any = None) -> None:
         """Apply ``events`` and commit; the page's last commit moves the checkpoint to ``through`` if given
@@ -437,24 +442,10 @@ class ProjectionRunner:
             assert poison is not None
             index, error = poison
             bad = events[index]
-            reason = f"{type(error).__name__}: {error}"
             if not p.projector.dead_letters:
-                stopped = PoisonEvent(
-                    p.name,
-                    stream_id=bad.stream_id,
-                    version=bad.version,
-                    event_type=bad.event_type,
-                    event_id=bad.event_id,
-                    position=bad.position,
-                    error=reason,
-                )
-                # For `status` in other processes; the poison event is the error that matters.
-                with contextlib.suppress(StoreError):
-                    await self.views.record_error(p.checkpoint, str(stopped))
-                raise stopped from error
-            letter = DeadLetter(p.name, bad.event_id, bad.stream_id, bad.version, bad.event_type, bad.position, reason)
+                await self._stop_at(p, bad, error)
             p.checkpoint = await self.views.commit(
-                p.checkpoint, final if index == n - 1 else bad.position, None, letter
+                p.checkpoint, final if index == n - 1 else bad.position, None, _dead_letter(p, bad, error)
             )
             start, end, poison = index + 1, n, None
             if start == n:
@@ -526,3 +517,8 @@ def _open_views(url: str) -> CheckpointStore:
     from projections.sql import SQLCheckpointStore
 
     return SQLCheckpointStore(url)
+
+
+def _dead_letter(p: _Projection, bad: _Bad, error: Exception) -> DeadLetter:
+    reason = f"{type(error).__name__}: {error}"
+    return DeadLetter(p.name, bad.event_id, bad.stream_id, bad.version, bad.event_type, bad.position, reason)
