@@ -121,29 +121,36 @@ def decode_envelope(value: bytes | None) -> Envelope:
         stream_type, expected, codec, rows = header["type"], header["expected"], header["codec"], header["events"]
         if not isinstance(stream_type, str) or not stream_type or not isinstance(codec, str):
             raise NotAnEnvelope("the envelope's header has no stream type or codec")
+        # The hot loop of an index rebuild: build first, check the types of the whole batch after.
         events: list[EventEntry] = []
-        for row in rows:
-            event_id, event_type, schema_version, timestamp, metadata = row
-            (size,) = _U32.unpack_from(view, end)
-            start, end = end + 4, end + 4 + size
-            if end > len(value):
-                raise NotAnEnvelope("an event payload runs past the end of the record")
-            events.append(
+        append, unpack, fromhex, total = events.append, _U32.unpack_from, bytes.fromhex, len(value)
+        for event_id, event_type, schema_version, timestamp, metadata in rows:
+            (size,) = unpack(value, end)
+            start = end + 4
+            end = start + size
+            append(
                 EventEntry(
-                    bytes.fromhex(event_id),
-                    _str(event_type),
-                    _int(schema_version),
-                    _str(timestamp),
-                    None if metadata is None else _str(metadata).encode(),
-                    bytes(view[start:end]),
+                    fromhex(event_id),
+                    event_type,
+                    schema_version,
+                    timestamp,
+                    None if metadata is None else metadata.encode(),
+                    value[start:end],
                 )
             )
-        if end != len(value):
+        if end > total:
+            raise NotAnEnvelope("an event payload runs past the end of the record")
+        if end != total:
             raise NotAnEnvelope("the record has bytes after its last event")
+        for e in events:
+            if not (type(e.event_type) is str and type(e.schema_version) is int and type(e.timestamp) is str):
+                raise NotAnEnvelope(f"an event of the envelope has fields of the wrong types: {e[1:4]!r}")
+            if e.schema_version < 0:
+                raise NotAnEnvelope(f"an event's schema version is negative: {e.schema_version}")
         return Envelope(stream_type, _expected(expected), codec, events)
     except NotAnEnvelope:
         raise
-    except (ValueError, TypeError, KeyError, struct.error) as err:
+    except (ValueError, TypeError, KeyError, AttributeError, struct.error) as err:
         raise NotAnEnvelope(f"the envelope does not decode: {err}") from err
 
 
