@@ -86,6 +86,10 @@ CREATE TABLE IF NOT EXISTS heads (
 _ROW = (
     "part, record_offset, idx, stream_id, version, event_id, event_type, schema_version, timestamp, metadata, payload"
 )
+_INSERT = (
+    "INSERT INTO events (part, record_offset, idx, stream_id, stream_type, version, event_id, event_type, "
+    f"schema_version, timestamp, metadata, payload, codec) VALUES ({', '.join('?' * 13)})"
+)
 EventRow = tuple[int, int, int, str, int, bytes, str, int, str, bytes | None, bytes]
 
 
@@ -180,6 +184,7 @@ class KafkaIndex:
         db = self.db
         outcomes: dict[bytes, Outcome] = {}
         moved: list[tuple[Partition, int]] = []
+        heads: dict[tuple[int, str], tuple[int, int]] = {}  # the last accepted event per partition and type
         db.execute("BEGIN IMMEDIATE")
         try:
             for part, records, end in fetched:
@@ -187,7 +192,7 @@ class KafkaIndex:
                 for record in records:
                     if record.offset < next_offset:
                         continue
-                    outcome = self._apply_one(part, record)
+                    outcome = self._apply_one(part, record, heads)
                     next_offset = record.offset + 1
                     token = _token(record.headers)
                     if token is not None and outcome is not None:
@@ -196,6 +201,12 @@ class KafkaIndex:
                 if next_offset != part.next_offset:
                     db.execute("UPDATE partitions SET next_offset = ? WHERE id = ?", (next_offset, part.id))
                     moved.append((part, next_offset))
+            if heads:
+                db.executemany(
+                    "INSERT INTO heads (part, stream_type, record_offset, idx) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT DO UPDATE SET record_offset = excluded.record_offset, idx = excluded.idx",
+                    [(part_id, stream_type, *at) for (part_id, stream_type), at in heads.items()],
+                )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -204,7 +215,9 @@ class KafkaIndex:
             part.next_offset = next_offset
         return outcomes
 
-    def _apply_one(self, part: Partition, record: RawRecord) -> Outcome | None:
+    def _apply_one(
+        self, part: Partition, record: RawRecord, heads: dict[tuple[int, str], tuple[int, int]]
+    ) -> Outcome | None:
         if record.key is None:
             log.warning("%s offset %d: a record without a key is not an append; ignored", part.key, record.offset)
             return None
@@ -232,28 +245,28 @@ class KafkaIndex:
             return ConcurrencyError(stream_id, envelope.expected, actual)
         if not envelope.events:
             return AppendResult(stream_id, actual, self.last_position(stream_id))
-        db.executemany(
-            f"INSERT INTO events (part, record_offset, idx, stream_id, stream_type, version, event_id, event_type, "
-            f"schema_version, timestamp, metadata, payload, codec) VALUES ({', '.join('?' * 13)})",
-            [
-                (
-                    part.id,
-                    record.offset,
-                    i,
-                    stream_id,
-                    envelope.stream_type,
-                    actual + i + 1,
-                    e.event_id,
-                    e.event_type,
-                    e.schema_version,
-                    e.timestamp,
-                    e.metadata,
-                    e.payload,
-                    envelope.codec,
-                )
-                for i, e in enumerate(envelope.events)
-            ],
-        )
+        rows = [
+            (
+                part.id,
+                record.offset,
+                i,
+                stream_id,
+                envelope.stream_type,
+                actual + i + 1,
+                e.event_id,
+                e.event_type,
+                e.schema_version,
+                e.timestamp,
+                e.metadata,
+                e.payload,
+                envelope.codec,
+            )
+            for i, e in enumerate(envelope.events)
+        ]
+        if len(rows) == 1:
+            db.execute(_INSERT, rows[0])
+        else:
+            db.executemany(_INSERT, rows)
         version = actual + len(envelope.events)
         db.execute(
             "INSERT INTO streams (stream_id, stream_type, version, part) VALUES (?, ?, ?, ?) "
@@ -261,11 +274,7 @@ class KafkaIndex:
             (stream_id, envelope.stream_type, version, part.id),
         )
         last = len(envelope.events) - 1
-        db.execute(
-            "INSERT INTO heads (part, stream_type, record_offset, idx) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT DO UPDATE SET record_offset = excluded.record_offset, idx = excluded.idx",
-            (part.id, envelope.stream_type, record.offset, last),
-        )
+        heads[(part.id, envelope.stream_type)] = (record.offset, last)
         return AppendResult(stream_id, version, {part.key: [record.offset, last]})
 
     # -- queries --------------------------------------------------------------------------------
