@@ -184,7 +184,8 @@ def row_cells(rec: Records, row: Row) -> list[str] | None:
     ours = rec.get(row.area, "ours", row.backend, row.metric)
     raw_key = row.metric if row.raw_metric is None else row.raw_metric
     raw = rec.get(row.area, "raw", row.backend, raw_key) if raw_key else None
-    peer = rec.get(row.area, "peer", row.backend, row.metric)
+    # A row against another raw anchor (COPY, pipelined produce) repeats ours: its peer is on the row above.
+    peer = rec.get(row.area, "peer", row.backend, row.metric) if row.raw_metric is None else None
     if ours is None and raw is None and peer is None:
         return None
     return [
@@ -488,6 +489,15 @@ def targets(rec: Records) -> list[Target]:
                     detail=vs(ours, peer, "ms"),
                 )
             )
+    for name, area, backend, metric, why in (
+        ("postgres 8 concurrent writers", "pg", "postgres", "writers", "the peer has no concurrent-writer measure"),
+        ("as_of loads", "snapshots", "sqlite", "as_of", "the peer has no as_of load"),
+        ("postgres projection catch-up", "projections", "postgres", "add", "the peer's PostgreSQL projection not run"),
+        ("kafka store", "kafka", "kafka", "command", "the peer has no Kafka store"),
+    ):
+        ours, peer = g(area, "ours", backend, metric), g(area, "peer", backend, metric)
+        detail = why if peer is None else vs(ours, peer, "/s")
+        out.append(Target("9", f"{name} / peer", ratio(ours, peer), 3.0, unit="x", detail=detail))
     for area, backend in (("core", "sqlite"), ("pg", "postgres")):
         for metric, label in (("replay_latest", "replay"), ("replay_version", "get(version=5,000)")):
             ours, raw = g(area, "ours", backend, metric), g(area, "raw", backend, metric)
@@ -550,7 +560,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def load_state(run_dir: Path, info: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Ran]]:
-    """The machine and the scripts already run into ``run_dir`` (its run.json), if any."""
+    """The machine and the scripts already run into ``run_dir`` (its run.json), if any; the machine's
+    ``load_after`` is the load average when the last script ended."""
     saved = run_dir / "run.json"
     if not saved.exists():
         return info, {}
@@ -564,6 +575,7 @@ def load_state(run_dir: Path, info: dict[str, Any]) -> tuple[dict[str, Any], dic
 
 
 def save_state(run_dir: Path, info: dict[str, Any], ran: dict[str, Ran]) -> None:
+    info["load_after"] = os.getloadavg()[0]
     rows = [
         {"area": r.area.name, "seconds": r.seconds, "rss": r.peak_rss_mib, "rc": r.returncode, "note": r.note}
         for r in ran.values()
@@ -592,7 +604,8 @@ def main(argv: list[str] | None = None) -> int:
     quick = args.quick or "quick" in run_dir.name
     areas = [r.area for r in ran.values()] or args.areas
     rec = Records.read(run_dir, areas)
-    text = render(rec, info, list(ran.values()), runs, quick, run_dir, load_after=os.getloadavg()[0])
+    load_after = float(info.get("load_after", os.getloadavg()[0]))
+    text = render(rec, info, list(ran.values()), runs, quick, run_dir, load_after=load_after)
     print(text)
     (run_dir / "summary.md").write_text(text + "\n", encoding="utf-8")
     return 0 if all(r.returncode in (0, None) for r in ran.values()) else 1
