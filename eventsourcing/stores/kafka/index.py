@@ -9,7 +9,9 @@ and leaves no trace. The rule reads only what earlier records of the same partit
 stream lives in one partition), so every reader of the log reaches the same decisions.
 
 The events and the partitions' next offsets are committed in one transaction, so after a crash
-the index resumes exactly where its last commit left it. The index can always be rebuilt from the
+the index resumes exactly where its last commit left it. Commits are grouped (every
+``commit_interval`` seconds at most): what was applied and not yet committed when a process dies
+is read again from the log, where it is, and decided again the same way. The index can always be rebuilt from the
 topics, so it trades the last fsync for speed (WAL, ``synchronous=NORMAL``): a power cut may lose
 the last commits of the index, which it then reads again, never events of the log.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,8 +123,10 @@ class RawRecord:
 class KafkaIndex:
     """The index of accepted events. ``path`` None keeps it in memory (rebuilt at every open)."""
 
-    def __init__(self, path: str | None = None) -> None:
+    def __init__(self, path: str | None = None, *, commit_interval: float = 0.05) -> None:
         self.path = path
+        self.commit_interval = commit_interval
+        self._since: float | None = None  # when the open transaction began (None: none is open)
         self._db: sqlite3.Connection | None = None
         self.partitions: dict[tuple[str, int], Partition] = {}
         self.by_id: dict[int, Partition] = {}
@@ -140,15 +145,24 @@ class KafkaIndex:
         except sqlite3.Error as err:
             raise StoreError(f"cannot open the Kafka store's index at {self.path or ':memory:'}: {err}") from err
         self._db = db
-        for id_, topic, partition, next_offset in db.execute(
-            "SELECT id, topic, partition, next_offset FROM partitions"
-        ):
-            self._remember(Partition(id_, topic, partition, next_offset))
+        self._reload()
+
+    def _reload(self) -> None:
+        rows = self.db.execute("SELECT id, topic, partition, next_offset FROM partitions").fetchall()
+        for id_, topic, partition, next_offset in rows:
+            known = self.by_id.get(id_)
+            if known is not None:
+                known.next_offset = next_offset
+            else:
+                self._remember(Partition(id_, topic, partition, next_offset))
 
     def close(self) -> None:
         if self._db is not None:
-            self._db.close()
-            self._db = None
+            try:
+                self.flush()
+            finally:
+                self._db.close()
+                self._db = None
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -185,7 +199,10 @@ class KafkaIndex:
         outcomes: dict[bytes, Outcome] = {}
         moved: list[tuple[Partition, int]] = []
         heads: dict[tuple[int, str], tuple[int, int]] = {}  # the last accepted event per partition and type
-        db.execute("BEGIN IMMEDIATE")
+        if self._since is None:
+            db.execute("BEGIN IMMEDIATE")
+            self._since = time.monotonic()
+        db.execute("SAVEPOINT apply")
         try:
             for part, records, end in fetched:
                 next_offset = part.next_offset
@@ -207,13 +224,31 @@ class KafkaIndex:
                     "ON CONFLICT DO UPDATE SET record_offset = excluded.record_offset, idx = excluded.idx",
                     [(part_id, stream_type, *at) for (part_id, stream_type), at in heads.items()],
                 )
-            db.execute("COMMIT")
+            db.execute("RELEASE apply")
         except BaseException:
-            db.execute("ROLLBACK")
+            db.execute("ROLLBACK TO apply")
+            db.execute("RELEASE apply")
             raise
         for part, next_offset in moved:
             part.next_offset = next_offset
+        if time.monotonic() - self._since >= self.commit_interval:
+            self.flush()
         return outcomes
+
+    def flush(self) -> None:
+        """Commit what has been applied since the last commit (`apply` commits at most every
+        ``commit_interval`` seconds; the store also flushes on every poll and on close)."""
+        if self._since is None or self._db is None:
+            return
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error:
+            # Nothing of the open transaction is on disk: forget it here too, and read it again.
+            self._db.execute("ROLLBACK")
+            self._since = None
+            self._reload()
+            raise
+        self._since = None
 
     def _apply_one(
         self, part: Partition, record: RawRecord, heads: dict[tuple[int, str], tuple[int, int]]

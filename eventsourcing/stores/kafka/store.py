@@ -293,6 +293,8 @@ class KafkaEventStore:
                 more = bool(parts)
                 while more:  # behind: read on until the end of every partition
                     more = await self._catch_up(parts)
+                with self._index_errors():
+                    self._index.flush()  # commit what writers and reads applied since the last poll
                 failures = 0
             except asyncio.CancelledError:
                 raise
