@@ -337,7 +337,8 @@ async def test_a_runner_takes_over_when_its_competitor_is_killed(kafka_bootstrap
                 assert await read_line(worker) == "ready", worker.communicate()
             writer = start("write", kafka_bootstrap, prefix, "6", "150")
             mine: list[uuid.UUID] = []
-            for i in range(60):
+            killed = False
+            for i in range(600):
                 events = ticks(2)
                 while True:
                     try:
@@ -346,8 +347,12 @@ async def test_a_runner_takes_over_when_its_competitor_is_killed(kafka_bootstrap
                     except ConcurrencyError:
                         await store.sync()
                 mine.extend(e.event_id for e in events)
-                if i == 30:
+                # Kill "a" mid-way, once it has applied something (which worker wins a batch is up to them).
+                if i >= 30 and await _applied_by(views_url, "a"):
                     os.kill(workers["a"].pid, signal.SIGKILL)
+                    killed = True
+                    break
+            assert killed, "worker a never applied an event while the log grew: no competition to test"
             assert (await read_line(writer)).startswith("wrote"), writer.communicate()
             assert writer.wait(30) == 0
             after_kill = ticks(4)
@@ -374,3 +379,8 @@ async def test_a_runner_takes_over_when_its_competitor_is_killed(kafka_bootstrap
                 if worker.poll() is None:
                     worker.kill()
                     worker.communicate()
+
+
+async def _applied_by(views_url: str, worker: str) -> bool:
+    async with SQLCheckpointStore(views_url) as views:
+        return bool(await views.fetch("SELECT 1 FROM applied_by WHERE worker = ? LIMIT 1", (worker,)))
