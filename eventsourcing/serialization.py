@@ -15,7 +15,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from eventsourcing.errors import CorruptEvent, SerializationError
+from eventsourcing.errors import CorruptEvent, SerializationError, locate
 from eventsourcing.events import EMPTY_METADATA, DomainEvent
 from eventsourcing.registry import EventRegistry, events_registry
 
@@ -107,6 +107,35 @@ class EventMapper:
                 f"stored event {event_type!r} v{schema_version} at {stream_id!r} version {version} "
                 f"does not decode: {_first_line(err)}"
             ) from err
+
+    def decode_stored(
+        self,
+        event_type: str,
+        schema_version: int,
+        data: bytes,
+        *,
+        stream_id: str,
+        version: int,
+        position: Any,
+        event_id: UUID | bytes,
+        preceding: list[Any],
+    ) -> DomainEvent:
+        """`decode` for a store's read: a failure also records where the event is stored and the
+        events of the read decoded before it (`errors.Undecodable`), so a reader can stop there."""
+        try:
+            return self.decode(event_type, schema_version, data, stream_id=stream_id, version=version)
+        except SerializationError as err:
+            locate(
+                err,
+                stream_id=stream_id,
+                version=version,
+                position=position,
+                event_id=event_id,
+                event_type=event_type,
+                schema_version=schema_version,
+                preceding=preceding,
+            )
+            raise
 
     @staticmethod
     def encode_metadata(metadata: Mapping[str, Any]) -> bytes | None:

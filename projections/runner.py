@@ -260,12 +260,11 @@ class ProjectionRunner:
                     if err.undecodable is None:
                         raise
                     page, count, exact = err.undecodable.preceding, len(err.undecodable.preceding) + 1, False
-                    if page:
-                        lag_seconds = max(0.0, (clock.now() - page[0].timestamp).total_seconds())
                 else:
                     if page:
                         count, exact = len(page), self.store.covers(page[-1].position, head)
-                        lag_seconds = max(0.0, (clock.now() - page[0].timestamp).total_seconds())
+                if page:
+                    lag_seconds = max(0.0, (clock.now() - page[0].timestamp).total_seconds())
             state, error = p.state, None if p.error is None else str(p.error)
             if error is None and checkpoint.error is not None:
                 state, error = "stopped", checkpoint.error

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "bench" / "curves.py"
+from tests.bench_quick import run_quick
 
 
 def test_curves_quick_writes_csv_and_png(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--out", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "machine: " in done.stdout
+    assert "machine: " in run_quick("curves.py", "--out", str(tmp_path), timeout=300)
     for curve, backends in (
         ("load", {"sqlite", "postgres"}),
         ("catchup", {"sqlite"}),

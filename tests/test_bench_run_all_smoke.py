@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "bench" / "run_all.py"
+from tests.bench_quick import run_quick
 
 
 def test_run_all_quick_prints_tables_and_targets(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--areas", "core,projections", "--results-dir", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = done.stdout
+    out = run_quick("run_all.py", "--areas", "core,projections", "--results-dir", str(tmp_path), timeout=300)
     assert "- machine: " in out and "QUICK MODE" in out
     for title in (
         "## Append:",

@@ -3,26 +3,13 @@ not a timed assertion: the figures of a --quick run mean nothing)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "bench" / "kafka_bench.py"
+from tests.bench_quick import records, run_quick
 
 
 def test_kafka_bench_quick_prints_its_tables_and_targets(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--results-dir", str(tmp_path / "results")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = done.stdout
+    out = run_quick("kafka_bench.py", "--results-dir", str(tmp_path / "results"))
     assert "machine: " in out and "broker:  " in out
     for area in (
         "## Sequential commands",
@@ -36,7 +23,7 @@ def test_kafka_bench_quick_prints_its_tables_and_targets(tmp_path: Path) -> None
         assert row in out, f"missing row {row!r}:\n{out}"
     assert out.count("PASS") + out.count("MISS") == 3
 
-    lines = [json.loads(line) for line in next((tmp_path / "results").glob("*.jsonl")).read_text().splitlines()]
+    lines = records(tmp_path / "results")
     assert {"machine", "config", "measure", "median", "target"} <= {line["kind"] for line in lines}
     measured = {(line["impl"], line["metric"]) for line in lines if line["kind"] == "measure"}
     for metric in ("command", "writers", "batch"):

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any, Self
 from uuid import UUID
 
-from eventsourcing.errors import SerializationError, locate
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.registry import EventRegistry
 from eventsourcing.serialization import Codec, EventMapper
@@ -203,25 +202,19 @@ class MemoryEventStore:
     def _decode(self, rows: Iterable[_Row]) -> list[RecordedEvent[DomainEvent]]:
         out: list[RecordedEvent[DomainEvent]] = []
         for row in rows:
-            try:
-                out.append(self._recorded(row))
-            except SerializationError as err:
-                locate(
-                    err,
-                    stream_id=row.stream_id,
-                    version=row.version,
-                    position=row.position,
-                    event_id=row.event_id,
-                    event_type=row.event_type,
-                    schema_version=row.schema_version,
-                    preceding=out,
-                )
-                raise
+            out.append(self._recorded(row, out))
         return out
 
-    def _recorded(self, row: _Row) -> RecordedEvent[DomainEvent]:
-        event = self._mapper.decode(
-            row.event_type, row.schema_version, row.payload, stream_id=row.stream_id, version=row.version
+    def _recorded(self, row: _Row, preceding: list[Any] | None = None) -> RecordedEvent[DomainEvent]:
+        event = self._mapper.decode_stored(
+            row.event_type,
+            row.schema_version,
+            row.payload,
+            stream_id=row.stream_id,
+            version=row.version,
+            position=row.position,
+            event_id=row.event_id,
+            preceding=[] if preceding is None else preceding,
         )
         return RecordedEvent(
             event,

@@ -9,9 +9,7 @@ agrees on which appends were accepted and at which versions.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 import time
 from asyncio.subprocess import Process
 from pathlib import Path
@@ -25,11 +23,11 @@ from eventsourcing import RecordedEvent, Repository, on
 from eventsourcing.stores.kafka import KafkaEventStore
 from projections import ProjectionRunner, Projector, View
 from tests.integration.test_sqlite_concurrency import (
-    WORKER_SCRIPT,
     CounterAggregate,
-    _child_env,
+    _all_say,
     _kill,
     _read_global_log,
+    _spawn,
     _tail,
     _wait_until,
 )
@@ -94,26 +92,11 @@ async def test_two_processes_of_writers_lose_no_update_and_every_reader_agrees(
                 "result": str(results[n]),
                 "dump_log": True,
             }
-            with logs[n].open("wb") as log:
-                processes.append(
-                    await asyncio.create_subprocess_exec(
-                        sys.executable, str(WORKER_SCRIPT), json.dumps(config), stdout=log, stderr=log, env=_child_env()
-                    )
-                )
-        await _wait_until(
-            lambda: all((start_dir / f"ready-{n}").exists() for n in range(PROCESSES)),
-            processes,
-            logs,
-            "waiting for the workers to be ready",
-        )
+            processes.append(await _spawn(config, logs[n]))
+        await _all_say(start_dir, "ready", processes, logs)
         started = time.monotonic()
         (start_dir / "go").touch()
-        await _wait_until(
-            lambda: all((start_dir / f"done-{n}").exists() for n in range(PROCESSES)),
-            processes,
-            logs,
-            "waiting for the workers to finish writing",
-        )
+        await _all_say(start_dir, "done", processes, logs)
         (start_dir / "dump").touch()  # every append is in the log: now each worker reads it all back
         await _wait_until(
             lambda: all(p.returncode is not None for p in processes), processes, logs, "waiting for the workers"

@@ -90,6 +90,24 @@ async def _wait_until(condition: Any, processes: list[Process], logs: list[Path]
         await asyncio.sleep(0.005)
 
 
+async def _spawn(config: dict[str, Any], log: Path) -> Process:
+    """One worker process running `WORKER_SCRIPT` with ``config``; its stdout and stderr go to ``log``."""
+    with log.open("wb") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, str(WORKER_SCRIPT), json.dumps(config), stdout=out, stderr=out, env=_child_env()
+        )
+
+
+async def _all_say(start_dir: Path, word: str, processes: list[Process], logs: list[Path]) -> None:
+    """Wait until every worker has touched its file ``<word>-<worker>`` in ``start_dir``."""
+    await _wait_until(
+        lambda: all((start_dir / f"{word}-{n}").exists() for n in range(len(processes))),
+        processes,
+        logs,
+        f"waiting for every worker to say {word!r}",
+    )
+
+
 async def _read_global_log(store: SQLEventStore, page: int = 257) -> list[Any]:
     events: list[Any] = []
     after = None
@@ -130,19 +148,9 @@ async def test_concurrent_processes_and_tasks_lose_no_update(tmp_path: Path) -> 
                 "start_dir": str(start_dir),
                 "result": str(results[n]),
             }
-            with logs[n].open("wb") as log:
-                processes.append(
-                    await asyncio.create_subprocess_exec(
-                        sys.executable, str(WORKER_SCRIPT), json.dumps(config), stdout=log, stderr=log, env=_child_env()
-                    )
-                )
+            processes.append(await _spawn(config, logs[n]))
         # Barrier: every process has opened the store and loaded once; then all start together.
-        await _wait_until(
-            lambda: all((start_dir / f"ready-{n}").exists() for n in range(PROCESSES)),
-            processes,
-            logs,
-            "waiting for the workers to be ready",
-        )
+        await _all_say(start_dir, "ready", processes, logs)
         started = time.monotonic()
         (start_dir / "go").touch()
         await _wait_until(

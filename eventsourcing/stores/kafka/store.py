@@ -57,7 +57,6 @@ from eventsourcing.stores.kafka.envelope import (
 from eventsourcing.stores.kafka.index import EventRow, KafkaIndex, Outcome, Partition, Position, RawRecord
 from eventsourcing.stores.kafka.log import KafkaLog
 from eventsourcing.stores.kafka.schemas import KafkaSchemaStore
-from eventsourcing.stores.replay import StreamEvents
 from eventsourcing.stores.sql.rows import decode_rows, iso_utc
 
 log = logging.getLogger(__name__)
@@ -407,19 +406,6 @@ class KafkaEventStore:
             return decode_rows(self._mapper, rows)
 
         return await self._schemas.reading(decode)
-
-    async def read_events(
-        self,
-        stream_id: str,
-        *,
-        from_version: int = 1,
-        to_version: int | None = None,
-        as_of: dt.datetime | None = None,
-    ) -> StreamEvents:
-        records = await self.read(stream_id, from_version=from_version, to_version=to_version, as_of=as_of)
-        if not records:
-            return StreamEvents([], 0, None)
-        return StreamEvents([r.event for r in records], records[-1].version, records[-1].timestamp)
 
     async def read_all(
         self, *, after: Any = None, limit: int = 1000, stream_types: Sequence[str] | None = None

@@ -59,11 +59,9 @@ from eventsourcing.errors import (
     ConcurrencyError,
     ConfigurationError,
     EventSourcingError,
-    SerializationError,
     StoreError,
     StoreUnavailable,
     StreamTypeMismatch,
-    locate,
 )
 from eventsourcing.events import EMPTY_METADATA, DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.serialization import EventMapper
@@ -632,20 +630,16 @@ def decode_pair_rows(mapper: EventMapper, rows: list[Any]) -> list[RecordedEvent
             try:
                 event = decoders[event_type, schema_version](payload)
             except Exception:  # not cached yet, or bad data: the slow path builds the decoder or names the error
-                try:
-                    event = mapper.decode(event_type, schema_version, payload, stream_id=stream_id, version=version)
-                except SerializationError as err:
-                    locate(
-                        err,
-                        stream_id=stream_id,
-                        version=version,
-                        position=[xid, position],
-                        event_id=event_id,
-                        event_type=event_type,
-                        schema_version=schema_version,
-                        preceding=out,
-                    )
-                    raise
+                event = mapper.decode_stored(
+                    event_type,
+                    schema_version,
+                    payload,
+                    stream_id=stream_id,
+                    version=version,
+                    position=[xid, position],
+                    event_id=event_id,
+                    preceding=out,
+                )
             append(
                 RecordedEvent(
                     event,

@@ -7,7 +7,6 @@ import gc
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from eventsourcing.errors import SerializationError, locate
 from eventsourcing.events import EMPTY_METADATA, DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.serialization import EventMapper
 from eventsourcing.stores.base import utc_timestamp
@@ -36,20 +35,16 @@ def decode_rows(mapper: EventMapper, rows: Iterable[Sequence[Any]]) -> list[Reco
             try:
                 event = decoders[event_type, schema_version](payload)
             except Exception:  # not cached yet, or bad data: the slow path builds the decoder or names the error
-                try:
-                    event = mapper.decode(event_type, schema_version, payload, stream_id=stream_id, version=version)
-                except SerializationError as err:
-                    locate(
-                        err,
-                        stream_id=stream_id,
-                        version=version,
-                        position=position,
-                        event_id=event_id,
-                        event_type=event_type,
-                        schema_version=schema_version,
-                        preceding=out,
-                    )
-                    raise
+                event = mapper.decode_stored(
+                    event_type,
+                    schema_version,
+                    payload,
+                    stream_id=stream_id,
+                    version=version,
+                    position=position,
+                    event_id=event_id,
+                    preceding=out,
+                )
             append(
                 RecordedEvent(
                     event,
