@@ -8,10 +8,12 @@ from eventsourcing.aggregate import Aggregate, on
 from eventsourcing.commands import Command, CommandBus, CommandResult
 from eventsourcing.errors import (
     AggregateNotFound,
+    AppendOutcomeUnknown,
     CommandError,
     ConcurrencyError,
     ConfigurationError,
     CorruptEvent,
+    CorruptStream,
     DuplicateEventId,
     EventSourcingError,
     InvalidCommand,
@@ -40,6 +42,7 @@ __all__ = [
     "NO_STREAM",
     "Aggregate",
     "AggregateNotFound",
+    "AppendOutcomeUnknown",
     "AppendResult",
     "Codec",
     "Command",
@@ -49,6 +52,7 @@ __all__ = [
     "ConcurrencyError",
     "ConfigurationError",
     "CorruptEvent",
+    "CorruptStream",
     "DomainEvent",
     "DuplicateEventId",
     "EventSourcingError",

@@ -7,10 +7,22 @@ similar tools control every timestamp the library records.
 from __future__ import annotations
 
 import datetime as _dt
+import time as _time
 
 from eventsourcing.errors import InvalidTimestamp
 
 UTC = _dt.UTC
+
+# freezegun replaces time.monotonic (and every module attribute bound to it) while a test is frozen,
+# but not clock_gettime: read the system's monotonic clock through it where the platform has it.
+_CLOCK = getattr(_time, "CLOCK_MONOTONIC", None)
+if _CLOCK is not None:
+    _clock_gettime = _time.clock_gettime
+else:  # pragma: no cover - Windows: no clock_gettime; perf_counter is what monotonic reads there
+    _CLOCK = 0
+
+    def _clock_gettime(_clock: int, _perf: object = _time.perf_counter) -> float:  # bound here: not patched
+        return _perf()  # type: ignore[operator,no-any-return]
 
 
 def now() -> _dt.datetime:
@@ -27,3 +39,13 @@ def require_aware(value: object, what: str = "timestamp") -> _dt.datetime:
             f"{what} {value.isoformat()} has no timezone; pass an aware datetime (e.g. with tzinfo=UTC)"
         )
     return value.astimezone(UTC)
+
+
+def monotonic() -> float:
+    """Seconds on a monotonic clock that time-faking tools (freezegun) leave alone.
+
+    Internals that measure durations (connection ages, timeouts, commit intervals) use this, not
+    ``time.monotonic``: a test that freezes or moves the application clock must not make a pool
+    think its connections are minutes old, nor stop a timeout from expiring.
+    """
+    return _clock_gettime(_CLOCK)

@@ -3,10 +3,11 @@
     EventSourcingError
     ├── ConcurrencyError            another writer got there first (retryable: reload and decide again)
     ├── DuplicateEventId            a batch reuses event ids in a way that is not an exact retry
-    ├── StreamTypeMismatch          an append names another type than the stream was created with
+    ├── StreamTypeMismatch          an append or read names another type than the stream was created with
     ├── AggregateNotFound           no events for the stream (or none up to the version / time asked for)
     ├── ReadOnlyAggregate           emit() on an aggregate rebuilt for a past version or time
     ├── InvalidTimestamp            a naive or otherwise unusable timestamp
+    ├── CorruptStream               a read found a hole in a stream's versions or a count mismatch
     ├── SerializationError          an event could not be encoded or decoded
     │   ├── UnknownEventType        a stored type name that no declared class answers to
     │   ├── SchemaMismatch          stored schema version cannot be brought to the current one
@@ -17,6 +18,8 @@
     ├── ConfigurationError          a bad store URL, a missing extra, a duplicate type name
     └── StoreError                  the backend failed; the driver's exception is the __cause__
         └── StoreUnavailable        the backend cannot be reached or opened
+            └── AppendOutcomeUnknown  the store cannot tell whether an append was stored:
+                                      re-send the same events (same ids) to settle it
 
 Backends translate driver exceptions into these at their boundary with ``raise ... from err``.
 """
@@ -55,17 +58,34 @@ class DuplicateEventId(EventSourcingError):
 
 
 class StreamTypeMismatch(EventSourcingError):
-    """An append gave a stream type other than the one the stream was created with: a stream id is
-    being reused for another kind of aggregate. Nothing of the batch was stored."""
+    """An append or a read named a stream type other than the one the stream was created with: a
+    stream id is being reused for another kind of aggregate. Nothing of an append was stored; a read
+    returns nothing rather than an aggregate built from another type's events."""
 
-    def __init__(self, stream_id: str, given: str, stored: str) -> None:
+    def __init__(self, stream_id: str, given: str, stored: str, *, operation: str = "append") -> None:
         self.stream_id = stream_id
         self.given = given
         self.stored = stored
-        super().__init__(
-            f"stream {stream_id!r} holds {stored!r} events; it cannot take an append as {given!r} "
-            "(use another stream id for the new aggregate)"
-        )
+        self.operation = operation
+        if operation == "append":
+            advice = "it cannot take an append as {given!r} (use another stream id for the new aggregate)"
+        else:
+            advice = "it cannot be read as {given!r} (check the aggregate type and the stream id)"
+        super().__init__(f"stream {stream_id!r} holds {stored!r} events; " + advice.format(given=given))
+
+
+class CorruptStream(EventSourcingError):
+    """A read found a stream whose stored versions are not contiguous (a hole) or fewer than its head
+    says: the stored data was damaged or altered outside the library. Nothing is returned rather than
+    an aggregate folded from part of its history. ``missing`` lists the absent versions (the first
+    ones, when there are many)."""
+
+    def __init__(self, stream_id: str, missing: list[int], detail: str = "") -> None:
+        self.stream_id = stream_id
+        self.missing = missing
+        shown = ", ".join(map(str, missing[:20])) + (f" and {len(missing) - 20} more" if len(missing) > 20 else "")
+        message = f"stream {stream_id!r} is corrupt: version(s) {shown} missing"
+        super().__init__(f"{message} ({detail})" if detail else message)
 
 
 class AggregateNotFound(EventSourcingError):
@@ -163,3 +183,17 @@ class StoreError(EventSourcingError):
 
 class StoreUnavailable(StoreError):
     """The storage backend cannot be reached or opened."""
+
+
+class AppendOutcomeUnknown(StoreUnavailable):
+    """The store cannot tell whether an append was stored (the connection or the broker went away
+    after the request was sent). Re-send the same events, with the same event ids: an append that
+    was stored is recognised as a retry and returns its original result; one that was not is stored
+    now. Never build new events for the retry: that could store the change twice."""
+
+    def __init__(self, stream_id: str, detail: str) -> None:
+        self.stream_id = stream_id
+        super().__init__(
+            f"stream {stream_id!r}: the outcome of the append is unknown ({detail}); "
+            "re-send the same events (same ids) to settle it"
+        )
