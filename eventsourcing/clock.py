@@ -15,8 +15,8 @@ UTC = _dt.UTC
 
 # freezegun replaces time.monotonic (and every module attribute bound to it) while a test is frozen,
 # but not clock_gettime: read the system's monotonic clock through it where the platform has it.
-_CLOCK = getattr(_time, "CLOCK_MONOTONIC", None)
-if _CLOCK is not None:
+_CLOCK: int = getattr(_time, "CLOCK_MONOTONIC", -1)
+if _CLOCK != -1:
     _clock_gettime = _time.clock_gettime
 else:  # pragma: no cover - Windows: no clock_gettime; perf_counter is what monotonic reads there
     _CLOCK = 0
