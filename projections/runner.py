@@ -2,10 +2,22 @@
 
 For each projector, in a loop: read the next page of the log after its checkpoint, run the
 handlers over the page (they record writes on a `View`), then commit the writes and the new
-checkpoint in one transaction of the view database, by compare-and-set on the checkpoint read.
-A crash anywhere loses the uncommitted batch and nothing else; a second runner of the same
-projector loses the compare-and-set, rolls back and re-reads. The page *is* the batch: one
-read, one transaction per ``batch_size`` events.
+checkpoint in one transaction of the view database, by compare-and-set on the checkpoint the
+page was read after. A crash anywhere loses the uncommitted batch and nothing else; a second
+runner of the same projector loses the compare-and-set, rolls back and re-reads. The page *is*
+the batch: one read, one transaction per ``batch_size`` events.
+
+Within one runner, a projector takes one step at a time: `catch_up`, `wait_until_caught_up`,
+`run` and `rebuild` may be called from any number of tasks at once, and each of their steps
+holds the projector's step lock from the read of the page to the commit of its batch. The
+compare-and-set still names the checkpoint the page was read after, so a step whose commit's
+outcome is unknown (cancelled, connection lost) is never followed by a second apply of its page:
+the next step's compare-and-set fails, the checkpoint is reloaded, and the page read again.
+
+A following `run` survives outages: an event or view store that is unavailable (`StoreUnavailable`)
+makes the projector retry with backoff (``retry_interval`` doubling up to ``max_retry_interval``)
+and `status` shows it as ``"retrying"`` with the error and since when; once the store answers
+again it resumes from its stored checkpoint.
 
 A handler that raises stops its projector at the last good checkpoint (the events before the
 failing one are committed) with a `PoisonEvent` naming the event — or, for projectors with
@@ -21,13 +33,22 @@ import asyncio
 import contextlib
 import datetime as dt
 import inspect
-import time
+import logging
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from sqlalchemy import Table
 
-from eventsourcing import AppendResult, DomainEvent, EventStore, RecordedEvent, SerializationError, StoreError, clock
+from eventsourcing import (
+    AppendResult,
+    DomainEvent,
+    EventStore,
+    RecordedEvent,
+    SerializationError,
+    StoreError,
+    StoreUnavailable,
+    clock,
+)
 from eventsourcing.clock import require_aware
 from eventsourcing.errors import Undecodable
 from projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
@@ -43,6 +64,8 @@ Events = list[RecordedEvent[DomainEvent]]
 
 STATUS_PAGE = 1000
 """`ProjectionRunner.status` reads at most this many events after a checkpoint (one page)."""
+
+_log = logging.getLogger("eventsourcing.projections")
 
 _SYNC_INTERVAL = 0.1
 """`ProjectionRunner.wait_until_caught_up` asks a store with ``sync()`` to read ahead at most this often."""
@@ -62,11 +85,15 @@ class _Projection:
         self.tables = ViewTables.of(projector.tables, store.dialect, suffix)
         self.as_of = as_of
         self.checkpoint = Checkpoint(self.name)
-        self.at_end = False
         self.state = "idle"
         self.error: BaseException | None = None
         self.conflicts = 0
         self.wakeup = asyncio.Event()
+        self.lock = asyncio.Lock()
+        """Held by a step from the read of its page to the commit of its batch (see the module doc)."""
+        self.outage: StoreUnavailable | None = None
+        self.outage_since: dt.datetime | None = None
+        self.retries = 0
 
 
 class ProjectionRunner:
@@ -86,9 +113,13 @@ class ProjectionRunner:
         batch_size: int = 1000,
         poll_interval: float = 0.005,
         max_poll_interval: float = 0.25,
+        retry_interval: float = 0.05,
+        max_retry_interval: float = 5.0,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
+        if not 0 < retry_interval <= max_retry_interval:
+            raise ValueError("retry_interval must be positive and at most max_retry_interval")
         names = [p.name for p in projectors]
         if len(set(names)) != len(names):
             raise ValueError(f"two projectors share a name: {names}")
@@ -98,9 +129,11 @@ class ProjectionRunner:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
+        self.retry_interval = retry_interval
+        self.max_retry_interval = max_retry_interval
         self._projections = {p.name: _Projection(p, self.views) for p in projectors}
         self._progress = asyncio.Event()
-        self._following = False
+        self._followers = 0  # `run` calls in progress
         self._stop = asyncio.Event()
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -146,15 +179,18 @@ class ProjectionRunner:
     async def run(self) -> None:
         """Catch up, then follow the log live (short polls with backoff; `wake` hurries them) until `stop`.
 
-        A projector stopped by an error stays stopped (see `status`) while the others go on; when
-        every projector has stopped with an error, the first error is raised.
+        A store that is unavailable is retried with backoff (see the module doc); a projector
+        stopped by any other error stays stopped (see `status`) while the others go on; when every
+        projector has stopped with an error, the first error is raised. Calling `run` again while
+        it runs is harmless: the projectors still take one step at a time.
         """
-        self._stop.clear()
-        self._following = True
+        if self._followers == 0:
+            self._stop.clear()
+        self._followers += 1
         try:
             await asyncio.gather(*(self._follow(p) for p in self._projections.values()))
         finally:
-            self._following = False
+            self._followers -= 1
         errors = [p.error for p in self._projections.values() if p.error is not None]
         if errors and len(errors) == len(self._projections) and not self._stop.is_set():
             raise errors[0]
@@ -183,22 +219,30 @@ class ProjectionRunner:
         """
         target = position.position if isinstance(position, AppendResult) else position
         selected = self._select(names)
-        deadline = time.monotonic() + timeout
-        synced_at = 0.0
+        deadline = clock.monotonic() + timeout
+        synced_at = -_SYNC_INTERVAL
         while True:
             for p in selected:
                 if p.error is not None:
                     raise ProjectionError(f"projection {p.name!r} has stopped: {p.error}") from p.error
             if all(self._covers(p, target) for p in selected):
                 return
-            remaining = deadline - time.monotonic()
+            remaining = deadline - clock.monotonic()
             if remaining <= 0:
-                behind = [p.name for p in selected if not self._covers(p, target)]
-                raise TimeoutError(f"projections {behind} did not reach position {target!r} within {timeout}s")
-            if time.monotonic() - synced_at >= _SYNC_INTERVAL and await self._sync_to(target, remaining):
-                synced_at = time.monotonic()
+                behind = [p for p in selected if not self._covers(p, target)]
+                outages = "".join(
+                    f"; {p.name!r} is retrying since {p.outage_since:%H:%M:%S} after: {p.outage}"
+                    for p in behind
+                    if p.outage is not None and p.outage_since is not None
+                )
+                raise TimeoutError(
+                    f"projections {[p.name for p in behind]} did not reach position {target!r} "
+                    f"within {timeout}s{outages}"
+                )
+            if clock.monotonic() - synced_at >= _SYNC_INTERVAL and await self._sync_to(target, remaining):
+                synced_at = clock.monotonic()
                 continue  # the runner may have applied it meanwhile
-            if self._following:
+            if self._followers:
                 progress = self._progress
                 self.wake()
                 with contextlib.suppress(TimeoutError):
@@ -214,8 +258,9 @@ class ProjectionRunner:
         """Reset the projector (drop and re-create its tables, checkpoint back to the start, dead
         letters forgotten) in one transaction, then replay the whole log into it."""
         p = self._select((name,))[0]
-        p.checkpoint = await self.views.reset(p.name, drop=p.table_objects, create=p.table_objects)
-        p.error, p.state = None, "idle"
+        async with p.lock:  # not in the middle of another task's step
+            p.checkpoint = await self.views.reset(p.name, drop=p.table_objects, create=p.table_objects)
+            p.error, p.state = None, "idle"
         return await self._catch_up(p)
 
     async def rebuild_as_of(self, name: str, as_of: dt.datetime, *, suffix: str | None = None) -> dict[str, str]:
@@ -233,7 +278,7 @@ class ProjectionRunner:
         base = self._select((name,))[0]
         p = _Projection(base.projector, self.views, suffix=suffix, as_of=as_of)
         p.checkpoint = await self.views.reset(p.name, drop=p.table_objects, create=p.table_objects)
-        await self._catch_up(p)
+        await self._catch_up(p)  # a concurrent build of the same suffix is fenced by the checkpoint's seq
         return dict(p.tables.names)
 
     async def status(self, *names: str, max_scan: int = 100_000) -> list[ProjectionStatus]:
@@ -247,43 +292,63 @@ class ProjectionRunner:
         """
         out = []
         for p in self._select(names):
-            checkpoint = await self.views.load(p.name)
-            types = p.projector.stream_types
-            head = await self.store.head(stream_types=types)
-            count, exact, lag_seconds = 0, True, 0.0
-            if not self.store.covers(checkpoint.position, head):
-                try:
-                    page = await self.store.read_all(
-                        after=checkpoint.position, limit=max(1, min(max_scan, STATUS_PAGE)), stream_types=types
+            try:
+                out.append(await self._status(p, max_scan))
+            except StoreUnavailable as err:  # say what this runner knows, and why it knows no more
+                out.append(
+                    ProjectionStatus(
+                        name=p.name,
+                        checkpoint=p.checkpoint.position,
+                        head=None,
+                        lag_events=0,
+                        lag_exact=False,
+                        lag_seconds=0.0,
+                        updated_at=p.checkpoint.updated_at,
+                        state="unavailable",
+                        error=f"{type(err).__name__}: {err}",
+                        outage_since=p.outage_since,
                     )
-                except SerializationError as err:  # an event that does not decode: count up to it, and it
-                    if err.undecodable is None:
-                        raise
-                    page, count, exact = err.undecodable.preceding, len(err.undecodable.preceding) + 1, False
-                else:
-                    if page:
-                        count, exact = len(page), self.store.covers(page[-1].position, head)
-                if page:
-                    lag_seconds = max(0.0, (clock.now() - page[0].timestamp).total_seconds())
-            state, error = p.state, None if p.error is None else str(p.error)
-            if error is None and checkpoint.error is not None:
-                state, error = "stopped", checkpoint.error
-            dead = len(await self.views.dead_letters(p.name))
-            out.append(
-                ProjectionStatus(
-                    name=p.name,
-                    checkpoint=checkpoint.position,
-                    head=head,
-                    lag_events=count,
-                    lag_exact=exact,
-                    lag_seconds=lag_seconds,
-                    updated_at=checkpoint.updated_at,
-                    state=state,
-                    error=error,
-                    dead_letters=dead,
                 )
-            )
         return out
+
+    async def _status(self, p: _Projection, max_scan: int) -> ProjectionStatus:
+        checkpoint = await self.views.load(p.name)
+        types = p.projector.stream_types
+        head = await self.store.head(stream_types=types)
+        count, exact, lag_seconds = 0, True, 0.0
+        if not self.store.covers(checkpoint.position, head):
+            try:
+                page = await self.store.read_all(
+                    after=checkpoint.position, limit=max(1, min(max_scan, STATUS_PAGE)), stream_types=types
+                )
+            except SerializationError as err:  # an event that does not decode: count up to it, and it
+                if err.undecodable is None:
+                    raise
+                page, count, exact = err.undecodable.preceding, len(err.undecodable.preceding) + 1, False
+            else:
+                if page:
+                    count, exact = len(page), self.store.covers(page[-1].position, head)
+            if page:
+                lag_seconds = max(0.0, (clock.now() - page[0].timestamp).total_seconds())
+        state, error = p.state, None if p.error is None else str(p.error)
+        if p.outage is not None:
+            error = f"{type(p.outage).__name__}: {p.outage}"
+        if error is None and checkpoint.error is not None:
+            state, error = "stopped", checkpoint.error
+        dead = len(await self.views.dead_letters(p.name))
+        return ProjectionStatus(
+            name=p.name,
+            checkpoint=checkpoint.position,
+            head=head,
+            lag_events=count,
+            lag_exact=exact,
+            lag_seconds=lag_seconds,
+            updated_at=checkpoint.updated_at,
+            state=state,
+            error=error,
+            dead_letters=dead,
+            outage_since=p.outage_since,
+        )
 
     async def dead_letters(self, name: str) -> list[DeadLetter]:
         return await self.views.dead_letters(self._select((name,))[0].name)
@@ -299,11 +364,14 @@ class ProjectionRunner:
         return [self._projections[n] for n in names]
 
     async def _catch_up(self, p: _Projection) -> int:
+        """Step until a step of this call's own reads a short page (another task's short page, read
+        before this call began, would not cover what was appended since)."""
         total = 0
-        p.at_end = False
-        while not p.at_end:
-            total += await self._step(p)
-        return total
+        while True:
+            count, at_end = await self._step(p)
+            total += count
+            if at_end:
+                return total
 
     async def _follow(self, p: _Projection) -> None:
         if p.error is not None:
@@ -311,13 +379,19 @@ class ProjectionRunner:
         delay = self.poll_interval
         while not self._stop.is_set():
             try:
-                await self._step(p)
+                _count, at_end = await self._step(p)
+            except StoreUnavailable as err:
+                await self._retry_later(p, err)
+                continue
             except Exception as err:
                 p.error = err
                 p.state = "stopped" if isinstance(err, PoisonEvent) else "failed"
                 self._signal_progress()
                 return
-            if not p.at_end:
+            if p.outage is not None:
+                _log.warning("projection %r: the store answers again after %d retries", p.name, p.retries)
+                p.outage, p.outage_since, p.retries = None, None, 0
+            if not at_end:
                 delay = self.poll_interval
                 continue
             with contextlib.suppress(TimeoutError):
@@ -328,8 +402,26 @@ class ProjectionRunner:
             else:
                 delay = min(delay * 2, self.max_poll_interval)
 
-    async def _step(self, p: _Projection) -> int:
-        """One page: read, apply, commit. Returns the number of events read."""
+    async def _retry_later(self, p: _Projection, err: StoreUnavailable) -> None:
+        """An unavailable store: record the outage (for `status`), wait with backoff (`stop` cuts it short)."""
+        if p.outage is None:
+            p.outage_since = clock.now()
+            _log.warning("projection %r: the store is unavailable, retrying with backoff: %s", p.name, err)
+        p.outage, p.state = err, "retrying"
+        p.retries += 1
+        self._signal_progress()  # waiters re-check (and can say why they are still waiting)
+        delay = min(self.retry_interval * 2 ** min(p.retries - 1, 30), self.max_retry_interval)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), delay)
+
+    async def _step(self, p: _Projection) -> tuple[int, bool]:
+        """One page: read, apply, commit, under the projector's step lock. Returns how many events
+        were read and whether the page reached the end of the log."""
+        async with p.lock:
+            return await self._step_locked(p)
+
+    async def _step_locked(self, p: _Projection) -> tuple[int, bool]:
+        base = p.checkpoint  # the checkpoint this page is read after: the compare-and-set names it
         types = p.projector.stream_types
         # A projector of some stream types only: the head of the whole log, read *before* the page.
         # If the page then comes back short, it holds every event of those types up to that head, so
@@ -342,48 +434,47 @@ class ProjectionRunner:
         covers = self.store.covers
         head = await self.store.head() if types is not None else None
         try:
-            events = await self.store.read_all(after=p.checkpoint.position, limit=self.batch_size, stream_types=types)
+            events = await self.store.read_all(after=base.position, limit=self.batch_size, stream_types=types)
         except SerializationError as err:
             if err.undecodable is None:
                 raise
             try:
-                return await self._undecodable(p, err, err.undecodable)
+                return await self._undecodable(p, base, err, err.undecodable), False
             except CheckpointConflict:  # another runner moved on meanwhile: start again from its checkpoint
-                p.conflicts += 1
-                p.checkpoint = await self.views.load(p.name)
-                p.at_end = False
-                return 0
+                await self._reload(p)
+                return 0, False
         at_end = len(events) < self.batch_size
-        last = events[-1].position if events else p.checkpoint.position
+        last = events[-1].position if events else base.position
         through = head if at_end and head is not None and not covers(last, head) and covers(head, last) else None
         if not events and through is None:
-            p.at_end = True
-            return 0
+            return 0, True
         p.state = "running"
         try:
-            await self._apply(p, events, through)
+            await self._apply(p, base, events, through)
         except CheckpointConflict:
-            # Another runner (or a rebuild) moved the checkpoint: our batch was rolled back whole.
-            p.conflicts += 1
-            p.checkpoint = await self.views.load(p.name)
-            p.at_end = False
-            return len(events)
+            # Another runner, a rebuild, or a commit of ours whose outcome we did not learn moved the
+            # checkpoint: our batch was rolled back whole. Read again from the stored checkpoint.
+            await self._reload(p)
+            return len(events), False
         except BaseException:
             p.state = "idle"
             raise
-        p.at_end = at_end
-        if p.at_end:
+        if at_end:
             p.state = "idle"
         self._signal_progress()
-        return len(events)
+        return len(events), at_end
 
-    async def _undecodable(self, p: _Projection, error: SerializationError, bad: Undecodable) -> int:
+    async def _reload(self, p: _Projection) -> None:
+        p.conflicts += 1
+        p.checkpoint = await self.views.load(p.name)
+
+    async def _undecodable(self, p: _Projection, base: Checkpoint, error: SerializationError, bad: Undecodable) -> int:
         """A stored event that does not decode: apply the page's events before it, then stop there with
         a `PoisonEvent` or, for projectors with dead letters, record it and move past it."""
         p.state = "running"
         if bad.preceding:
             try:
-                await self._apply(p, bad.preceding)
+                await self._apply(p, base, bad.preceding)
             except BaseException:
                 p.state = "idle"
                 raise
@@ -391,7 +482,6 @@ class ProjectionRunner:
             p.state = "idle"
             await self._stop_at(p, bad, error)
         p.checkpoint = await self.views.commit(p.checkpoint, bad.position, None, _dead_letter(p, bad, error))
-        p.at_end = False
         self._signal_progress()
         return len(bad.preceding) + 1
 
@@ -410,14 +500,17 @@ class ProjectionRunner:
             await self.views.record_error(p.checkpoint, str(stopped))
         raise stopped from error
 
-    async def _apply(self, p: _Projection, events: Events, through: Any = None) -> None:
-        """Apply ``events`` and commit; the page's last commit moves the checkpoint to ``through`` if given
-        (a scan of some stream types that reached the head: see `_step`)."""
+    async def _apply(self, p: _Projection, base: Checkpoint, events: Events, through: Any = None) -> None:
+        """Apply ``events`` (read after ``base``) and commit by compare-and-set on ``base``; the page's
+        last commit moves the checkpoint to ``through`` if given (a scan of some stream types that
+        reached the head: see `_step`). A page committed in parts (around a dead-lettered event)
+        chains each part's compare-and-set on the checkpoint the previous part committed."""
         n = len(events)
         final = events[-1].position if through is None else through
         if n == 0:
-            p.checkpoint = await self.views.commit(p.checkpoint, final)
+            p.checkpoint = await self.views.commit(base, final)
             return
+        p.checkpoint = base
         start, end = 0, n
         poison: tuple[int, Exception] | None = None
         while True:

@@ -15,7 +15,10 @@ class ProjectionStatus:
     types only); if there are more than the runner was asked to scan, it is that many and
     ``lag_exact`` is False. ``lag_seconds`` is the age of the oldest event not yet applied (0 when
     caught up). ``state`` is ``"idle"``, ``"running"``, ``"stopped"`` (a poison event: ``error``
-    says which) or ``"failed"`` (another error).
+    says which), ``"failed"`` (another error) or ``"retrying"`` (a following runner cannot reach
+    the event store or the view database: ``error`` is the last error, ``outage_since`` when the
+    outage began; it resumes by itself). When the view database cannot be read now, the status is
+    this runner's own last knowledge of the checkpoint, with ``state="unavailable"`` and the error.
     """
 
     name: str
@@ -28,3 +31,4 @@ class ProjectionStatus:
     state: str
     error: str | None = None
     dead_letters: int = 0
+    outage_since: dt.datetime | None = None
