@@ -159,10 +159,12 @@ class PostgresCheckpointBackend:
         statements = [*drop_statements(drop, _DIALECT), *create_statements(create, _DIALECT)]
         async with self._connection() as raw, raw.transaction():
             await raw.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
-            for statement in statements:
-                await raw.execute(statement)
+            # The checkpoint row first, the tables after: a batch's commit locks them in that order
+            # (its compare-and-set, then its writes), so a reset taking the tables first deadlocks.
             await raw.execute(_ENSURE, name)
             await raw.execute(_RESET, name, iso_utc(clock.now()))
+            for statement in statements:
+                await raw.execute(statement)
             await raw.execute(f"DELETE FROM {DEAD_LETTERS} WHERE name = $1", name)
             await raw.execute(f"DELETE FROM {ERRORS} WHERE name = $1", name)
             row = await raw.fetchrow(_LOAD, name)
