@@ -1,9 +1,11 @@
 """A projection worker process for the crash tests, and the small model the projection tests share.
 
-    python -m tests.integration.projections_worker EVENTS_DB VIEWS_DB BATCH_SIZE
+    python -m tests.integration.projections_worker EVENTS_DB VIEWS_DB BATCH_SIZE [--report]
 
 prints ``ready`` once its runner is open, catches up, prints ``done N`` and exits 0. Any error
-(a double apply would be a primary key violation of the audit table) exits non-zero.
+(a double apply would be a primary key violation of the audit table) exits non-zero. With
+``--report`` it also prints a line ``e`` as its handler takes each event, so that a test can kill
+it at a moment chosen by progress rather than by the clock.
 """
 
 from __future__ import annotations
@@ -63,10 +65,23 @@ class CountingWithDeadLetters(Counting):
     dead_letters = True
 
 
-async def main(events_db: str, views_db: str, batch_size: int) -> None:
+class Reporting(Counting):
+    """`Counting` that says when it takes each event (same name: the same checkpoint and view)."""
+
+    name = Counting.name
+
+    @on(Ticked)
+    def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+        super().ticked(event, view)
+        sys.stdout.write("e\n")
+        sys.stdout.flush()
+
+
+async def main(events_db: str, views_db: str, batch_size: int, report: bool = False) -> None:
+    projector = Reporting() if report else Counting()
     async with (
         SQLEventStore(f"sqlite:///{events_db}") as store,
-        ProjectionRunner(store, f"sqlite:///{views_db}", [Counting()], batch_size=batch_size) as runner,
+        ProjectionRunner(store, f"sqlite:///{views_db}", [projector], batch_size=batch_size) as runner,
     ):
         print("ready", flush=True)
         done = await runner.catch_up()
@@ -74,4 +89,4 @@ async def main(events_db: str, views_db: str, batch_size: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), "--report" in sys.argv[4:]))
