@@ -4,8 +4,9 @@
     python -m tests.integration.kafka_projections_worker follow BOOTSTRAP PREFIX VIEWS_URL BATCH NAME
     python -m tests.integration.kafka_projections_worker write BOOTSTRAP PREFIX STREAMS RECORDS
 
-``catch-up`` runs `Counting` (see `projections_worker`) with the store's index in the file INDEX
-(``-`` for memory): prints ``ready`` once open, catches up, prints ``done N`` and exits 0.
+``catch-up`` runs `Counting` (see `projections_worker`; as `Reporting`, which prints a line ``e`` as
+it takes each event) with the store's index in the file INDEX (``-`` for memory): prints ``ready``
+once open, catches up, prints ``done N`` and exits 0.
 ``follow`` runs `Tagged` (which records which worker applied each event) live until SIGTERM; it
 prints ``ready`` once open and ``stopped`` when it returns. ``write`` appends RECORDS records of
 1-3 events to STREAMS shared streams, retrying conflicts, and prints ``wrote N`` (events).
@@ -24,7 +25,7 @@ from sqlalchemy import Column, MetaData, Table, Text
 from eventsourcing import ConcurrencyError, NewEvent, RecordedEvent, clock
 from eventsourcing.stores.kafka import KafkaEventStore
 from projections import ProjectionRunner, Projector, View, on
-from tests.integration.projections_worker import STREAM_TYPE, Counting, Ticked
+from tests.integration.projections_worker import STREAM_TYPE, Reporting, Ticked
 
 metadata = MetaData()
 applied_by = Table(
@@ -52,7 +53,7 @@ class Tagged(Projector):
 async def catch_up(bootstrap: str, prefix: str, views_url: str, batch_size: int, index: str) -> None:
     async with (
         KafkaEventStore(bootstrap, prefix=prefix, index=None if index == "-" else index) as store,
-        ProjectionRunner(store, views_url, [Counting()], batch_size=batch_size) as runner,
+        ProjectionRunner(store, views_url, [Reporting()], batch_size=batch_size) as runner,
     ):
         print("ready", flush=True)
         done = await runner.catch_up()

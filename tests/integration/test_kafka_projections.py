@@ -258,9 +258,15 @@ async def read_line(process: subprocess.Popen[str]) -> str:
     return (await asyncio.to_thread(process.stdout.readline)).strip()
 
 
+def read_lines(process: subprocess.Popen[str], count: int) -> list[str]:
+    assert process.stdout is not None
+    return [process.stdout.readline().strip() for _ in range(count)]
+
+
 CRASH_STREAMS = 60
 CRASH_RECORDS = 6  # per stream, of 1-12 events
 CRASH_KILLS = 8
+CRASH_MAX_RUN = 150  # events a worker takes at most before it is killed
 
 
 @pytest.mark.slow
@@ -285,24 +291,25 @@ async def test_sigkill_anywhere_while_catching_up_from_kafka_applies_every_event
             await asyncio.gather(*(fill(s) for s in range(first, first + 10)))
     total = sum(expected.values())
 
+    assert total > CRASH_KILLS * CRASH_MAX_RUN  # no worker can finish before it is killed
     rng = random.Random(int(os.environ.get("CRASH_SEED", "7")))
     worker_args = ("catch-up", kafka_bootstrap, prefix, views_url, "20", str(tmp_path / "index.db"))
     killed = 0
-    for _attempt in range(CRASH_KILLS * 3):
+    for attempt in range(CRASH_KILLS):
+        # Killed after it has taken a random number of events (it says as it takes each one): by
+        # progress, not by the clock, so that every kill lands while it catches up.
         worker = start(*worker_args)
-        if rng.random() < 0.15:  # now and then while it opens the store and the views
-            await asyncio.sleep(rng.uniform(0.0, 0.5))
-        else:
-            assert await read_line(worker) == "ready", worker.communicate()
-            await asyncio.sleep(rng.uniform(0.0, 0.15))
-        if worker.poll() is None:
-            os.kill(worker.pid, signal.SIGKILL)
-            killed += 1
+        assert await read_line(worker) == "ready", worker.communicate()
+        taken = 0 if attempt % 4 == 3 else rng.randint(1, CRASH_MAX_RUN)
+        seen = await asyncio.to_thread(read_lines, worker, taken)
+        assert seen == ["e"] * taken, worker.communicate()
+        for _ in range(rng.choice((0, 0, 1, 3))):  # a few turns later: its commit may be under way
+            await asyncio.sleep(0)
+        assert worker.poll() is None
+        os.kill(worker.pid, signal.SIGKILL)
         _out, err = worker.communicate()
-        assert worker.returncode in (-signal.SIGKILL, 0), f"worker failed ({worker.returncode}):\n{err}"
-        if worker.returncode == 0 or killed >= CRASH_KILLS:
-            break
-    assert killed >= CRASH_KILLS, f"only {killed} kills landed while catching up"
+        assert worker.returncode == -signal.SIGKILL, f"worker failed ({worker.returncode}):\n{err}"
+        killed += 1
     worker = start(*worker_args)
     _out, err = worker.communicate(timeout=60)
     assert worker.returncode == 0, err
