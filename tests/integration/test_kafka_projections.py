@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from eventsourcing import AppendResult, ConcurrencyError, EventStore, NewEvent, RecordedEvent
+from eventsourcing import AppendResult, ConcurrencyError, EventStore, NewEvent, RecordedEvent, clock
 from eventsourcing.stores.kafka import KafkaEventStore
 from projections import MemoryCheckpointStore, ProjectionRunner, Projector, SQLCheckpointStore, View, on
 from tests.integration.projections_worker import STREAM_TYPE, Counting, Ticked
@@ -367,9 +367,9 @@ async def test_a_runner_takes_over_when_its_competitor_is_killed(kafka_bootstrap
             await store.sync()
             head = await store.head()
             async with SQLCheckpointStore(views_url) as views:
-                for _ in range(200):
-                    if store.covers((await views.load("tagged")).position, head):
-                        break
+                deadline = clock.monotonic() + 120  # a bound for a stuck survivor, not a timing assumption
+                while not store.covers((await views.load("tagged")).position, head):
+                    assert clock.monotonic() < deadline, "the surviving worker did not reach the head"
                     await asyncio.sleep(0.05)
                 workers["b"].send_signal(signal.SIGTERM)
                 _out, err = workers["b"].communicate(timeout=30)
