@@ -4,7 +4,8 @@ Hypothesis draws *programs*: rounds of operations started together as asyncio ta
 `catch_up`, `wait_until_caught_up`, `run`/`stop`, `rebuild`, `rebuild_as_of`, a runner restarted
 (a new instance over the same view database, while the old one's calls finish) — on two runner
 instances of one projector at once, with a drawn number of yields before each operation and
-inside the handlers, so that steps interleave at every await. The projector counts events per
+inside the handlers, so that steps interleave at every await, and callers that give up (a
+catch-up cancelled after a drawn number of turns: mid-read, mid-batch or mid-commit). The projector counts events per
 stream and writes one audit row per event (primary key: the event id), so a double apply fails
 the batch rather than go unnoticed.
 
@@ -81,7 +82,8 @@ ops = st.one_of(
     st.builds(Op, kind=st.just("append"), stream=st.integers(0, STREAMS - 1), count=st.integers(1, 6)),
     st.builds(
         Op,
-        kind=st.sampled_from(["catch_up", "wait", "run", "stop", "rebuild", "rebuild_as_of", "restart"]),
+        count=st.integers(0, 6),
+        kind=st.sampled_from(["catch_up", "wait", "run", "stop", "rebuild", "rebuild_as_of", "restart", "cancel"]),
         runner=st.integers(0, 1),
     ),
 ).flatmap(lambda op: st.integers(0, 3).map(lambda y: Op(op.kind, op.runner, op.stream, op.count, y)))
@@ -152,8 +154,19 @@ class World:
             at = T0 + dt.timedelta(seconds=self.ticks)  # only events appended before this round are <= it
             self.as_of[suffix] = at
             return lambda: runner.rebuild_as_of("interleaved", at, suffix=suffix)
+        if op.kind == "cancel":
+            return lambda: self.cancelled(runner, op.count)
         assert op.kind == "restart"
         return lambda: self.restart(op.runner)
+
+    async def cancelled(self, runner: ProjectionRunner, turns: int) -> None:
+        """A caller that gives up: a catch-up cancelled after a few turns of the loop (mid-read,
+        mid-handlers or mid-commit, as it happens); the commit's outcome is then unknown to the runner."""
+        task = asyncio.create_task(runner.catch_up())
+        for _ in range(turns * 3):
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
     async def stop(self, runner: ProjectionRunner) -> None:
         task = self.following.pop(id(runner), None)
