@@ -11,6 +11,7 @@ from projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
 from projections.errors import CheckpointConflict, PoisonEvent, ProjectionError
 from projections.memory import MemoryCheckpointStore
 from projections.projector import Projector
+from projections.reactor import Reaction, Reactor, command_id_for
 from projections.runner import ProjectionRunner
 from projections.sql import SQLCheckpointStore
 from projections.status import ProjectionStatus
@@ -27,7 +28,10 @@ __all__ = [
     "ProjectionRunner",
     "ProjectionStatus",
     "Projector",
+    "Reaction",
+    "Reactor",
     "SQLCheckpointStore",
     "View",
+    "command_id_for",
     "on",
 ]

@@ -34,8 +34,9 @@ import contextlib
 import datetime as dt
 import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
+from uuid import UUID
 
 from sqlalchemy import Table
 
@@ -51,9 +52,11 @@ from eventsourcing import (
 )
 from eventsourcing.clock import require_aware
 from eventsourcing.errors import Undecodable
+from eventsourcing.stores.sql.rows import iso_utc
 from projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
 from projections.errors import CheckpointConflict, PoisonEvent, ProjectionError
 from projections.projector import Handler, Projector
+from projections.reactor import DUE, FIRED, Reactor
 from projections.status import ProjectionStatus
 from projections.view import View, ViewTables, table_copies
 
@@ -75,11 +78,27 @@ class _Projection:
     """One projector as this runner runs it (its checkpoint name, tables, state)."""
 
     def __init__(
-        self, projector: Projector, store: CheckpointStore, *, suffix: str = "", as_of: dt.datetime | None = None
+        self,
+        projector: Projector,
+        store: CheckpointStore,
+        covers: Callable[[Any, Any], bool],
+        *,
+        suffix: str = "",
+        as_of: dt.datetime | None = None,
     ) -> None:
         self.projector = projector
         self.name = f"{projector.name}{suffix}"
         self.handlers: dict[type[DomainEvent], Handler] = projector.handlers()
+        self.reactor = projector if isinstance(projector, Reactor) else None
+        self.quiet_until: Any = None
+        """A reactor being rebuilt sends nothing for the events up to here (it had reacted to them)."""
+        self.sent_in_step: set[UUID] = set()
+        """The events whose commands this step has sent: a page committed in parts around a failing
+        event runs the handlers of the part before it again, and must not send their commands again."""
+        self._covers = covers
+        if self.reactor is not None:
+            react = self.reactor.reacting
+            self.handlers = {t: react(h, self.sends) for t, h in self.handlers.items()}
         self.is_async = projector.has_async_handlers
         self.table_objects: list[Table] = table_copies(projector.tables, suffix)
         self.tables = ViewTables.of(projector.tables, store.dialect, suffix)
@@ -94,6 +113,16 @@ class _Projection:
         self.outage: StoreUnavailable | None = None
         self.outage_since: dt.datetime | None = None
         self.retries = 0
+
+    def sends(self, event: RecordedEvent[DomainEvent]) -> bool:
+        """Whether a reactor sends the commands of ``event`` (not for a view as of a time, nor for
+        the events a rebuild replays that the reactor had reacted to before it)."""
+        if self.as_of is not None or event.event_id in self.sent_in_step:
+            return False
+        if self.quiet_until is not None and self._covers(self.quiet_until, event.position):
+            return False
+        self.sent_in_step.add(event.event_id)
+        return True
 
 
 class ProjectionRunner:
@@ -115,6 +144,7 @@ class ProjectionRunner:
         max_poll_interval: float = 0.25,
         retry_interval: float = 0.05,
         max_retry_interval: float = 5.0,
+        deadline_interval: float = 1.0,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -131,7 +161,8 @@ class ProjectionRunner:
         self.max_poll_interval = max_poll_interval
         self.retry_interval = retry_interval
         self.max_retry_interval = max_retry_interval
-        self._projections = {p.name: _Projection(p, self.views) for p in projectors}
+        self.deadline_interval = deadline_interval
+        self._projections = {p.name: _Projection(p, self.views, store.covers) for p in projectors}
         self._progress = asyncio.Event()
         self._followers = 0  # `run` calls in progress
         self._stop = asyncio.Event()
@@ -187,8 +218,9 @@ class ProjectionRunner:
         if self._followers == 0:
             self._stop.clear()
         self._followers += 1
+        timers = [self._fire_loop(p) for p in self._projections.values() if p.reactor and p.reactor.deadlines]
         try:
-            await asyncio.gather(*(self._follow(p) for p in self._projections.values()))
+            await asyncio.gather(*(self._follow(p) for p in self._projections.values()), *timers)
         finally:
             self._followers -= 1
         errors = [p.error for p in self._projections.values() if p.error is not None]
@@ -259,6 +291,8 @@ class ProjectionRunner:
         letters forgotten) in one transaction, then replay the whole log into it."""
         p = self._select((name,))[0]
         async with p.lock:  # not in the middle of another task's step
+            if p.reactor is not None:
+                p.quiet_until = (await self.views.load(p.name)).position
             p.checkpoint = await self.views.reset(p.name, drop=p.table_objects, create=p.table_objects)
             p.error, p.state = None, "idle"
         return await self._catch_up(p)
@@ -276,7 +310,7 @@ class ProjectionRunner:
         if not suffix.replace("_", "").isalnum():
             raise ValueError(f"suffix {suffix!r}: use letters, digits and underscores")
         base = self._select((name,))[0]
-        p = _Projection(base.projector, self.views, suffix=suffix, as_of=as_of)
+        p = _Projection(base.projector, self.views, self.store.covers, suffix=suffix, as_of=as_of)
         p.checkpoint = await self.views.reset(p.name, drop=p.table_objects, create=p.table_objects)
         await self._catch_up(p)  # a concurrent build of the same suffix is fenced by the checkpoint's seq
         return dict(p.tables.names)
@@ -350,6 +384,69 @@ class ProjectionRunner:
             outage_since=p.outage_since,
         )
 
+    async def fire_deadlines(self, *names: str) -> int:
+        """Send the commands of every deadline due now (application clock) of each reactor (or those
+        named), each with the command id it was scheduled with; return how many were sent.
+
+        `run` does this on its own every ``deadline_interval`` seconds. A deadline is deleted after
+        its command is dispatched, by a commit fenced by the reactor's checkpoint: sent twice (two
+        processes, a crash in between), its command is a duplicate the bus recognises. A command
+        that fails is dead-lettered for reactors with ``dead_letters``; otherwise the deadline stays
+        and the error is raised.
+        """
+        fired = 0
+        for p in self._select(names):
+            reactor = p.reactor
+            if reactor is None or not reactor.deadlines:
+                continue
+            prepare = p.tables.prepare
+            rows = await self.views.fetch(prepare(reactor.sql[DUE]), (iso_utc(clock.now()),))
+            for key, _due_at, command_type, payload, command_id in rows:
+                dead: DeadLetter | None = None
+                try:
+                    command = reactor.scheduled(command_type, payload, command_id)
+                    await reactor.bus.dispatch(command, deadline=key)
+                except (StoreError, CheckpointConflict):
+                    raise
+                except Exception as err:
+                    if not reactor.dead_letters:
+                        raise ProjectionError(
+                            f"reactor {p.name!r}: the deadline {key!r} ({command_type}) failed: "
+                            f"{type(err).__name__}: {err}"
+                        ) from err
+                    dead = DeadLetter(
+                        p.name,
+                        UUID(command_id),
+                        f"deadline:{key}",
+                        0,
+                        command_type,
+                        p.checkpoint.position,
+                        f"{type(err).__name__}: {err}",
+                    )
+                view = View(p.tables, self.views)
+                view.execute(reactor.sql[FIRED], (key, command_id))
+                async with p.lock:
+                    try:
+                        p.checkpoint = await self.views.commit(p.checkpoint, p.checkpoint.position, view, dead)
+                    except CheckpointConflict:  # another runner moved it: fired again later, to no effect
+                        await self._reload(p)
+                        continue
+                fired += dead is None
+        return fired
+
+    async def _fire_loop(self, p: _Projection) -> None:
+        while not self._stop.is_set():
+            if p.error is None:
+                try:
+                    await self.fire_deadlines(p.name)
+                except StoreUnavailable as err:
+                    _log.warning("reactor %r: deadlines not fired, the store is unavailable: %s", p.name, err)
+                except Exception as err:
+                    p.error, p.state = err, "failed"
+                    self._signal_progress()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.deadline_interval)
+
     async def dead_letters(self, name: str) -> list[DeadLetter]:
         return await self.views.dead_letters(self._select((name,))[0].name)
 
@@ -422,6 +519,7 @@ class ProjectionRunner:
 
     async def _step_locked(self, p: _Projection) -> tuple[int, bool]:
         base = p.checkpoint  # the checkpoint this page is read after: the compare-and-set names it
+        p.sent_in_step.clear()
         types = p.projector.stream_types
         # A projector of some stream types only: the head of the whole log, read *before* the page.
         # If the page then comes back short, it holds every event of those types up to that head, so
