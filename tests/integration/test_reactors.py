@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import random
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,6 +33,7 @@ from eventsourcing import (
 from projections import PoisonEvent, ProjectionRunner, Reaction, Reactor, SQLCheckpointStore, command_id_for
 from tests.model import Cart, CheckOut, OpenCart, cart_bus
 
+ROOT = Path(__file__).resolve().parents[2]
 T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 UNPAID_AFTER = dt.timedelta(minutes=30)
 
@@ -270,3 +276,51 @@ async def test_a_failing_command_stops_the_reactor_at_its_event_or_goes_to_the_d
     # Each reactor sent each command once (the part of the page before the failing event is applied
     # again to commit it, without sending again): ok-1 and bad-2's Notify by both, ok-3's by one.
     assert sorted(shop.notified) == ["bad-2", "bad-2", "ok-1", "ok-1", "ok-3"]
+
+
+# -- crashes --------------------------------------------------------------------------------------
+
+CRASH_CARTS = 400
+CRASH_KILLS = 12
+CRASH_MAX_RUN = 25  # carts a worker reacts to at most before it is killed: KILLS * MAX_RUN < CARTS
+
+
+@pytest.mark.slow
+async def test_a_reactor_killed_anywhere_has_every_effect_once(shop: Shop, tmp_path: Path) -> None:
+    """A reactor process SIGKILLed after a random number of reactions (before, during or after the
+    sends and the checkpoint's commit), restarted each time: every order is started exactly once
+    and every deadline is scheduled."""
+    for i in range(CRASH_CARTS):
+        await shop.checkout(f"cart-{i}")
+    events_db, views_db = tmp_path / "events.db", tmp_path / "crash-views.db"
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.integration.reactor_worker", str(events_db), str(views_db), "7"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
+    rng = random.Random(11)
+    for _ in range(CRASH_KILLS):
+        worker = start()
+        assert worker.stdout is not None
+        assert (await asyncio.to_thread(worker.stdout.readline)).strip() == b"ready", worker.communicate()
+        taken = rng.randint(0, CRASH_MAX_RUN)
+        assert await asyncio.to_thread(worker.stdout.read, 2 * taken) == b"e\n" * taken
+        for _ in range(rng.choice((0, 1, 3, 10))):
+            await asyncio.sleep(0)
+        assert worker.poll() is None
+        os.kill(worker.pid, signal.SIGKILL)
+        _out, err = worker.communicate()
+        assert worker.returncode == -signal.SIGKILL, err.decode()
+    worker = start()
+    _out, err = worker.communicate(timeout=300)
+    assert worker.returncode == 0, err.decode()
+
+    started = await events_of(shop.store, Order.Started)
+    assert sorted(e.stream_id for e in started) == sorted(f"order-cart-{i}" for i in range(CRASH_CARTS))
+    async with SQLCheckpointStore(f"sqlite:///{views_db}") as views:
+        (count,) = (await views.fetch("SELECT count(*) FROM fulfilment_deadlines"))[0]
+        assert count == CRASH_CARTS
