@@ -12,6 +12,7 @@ from projections.errors import CheckpointConflict, PoisonEvent, ProjectionError
 from projections.memory import MemoryCheckpointStore
 from projections.projector import Projector
 from projections.reactor import Reaction, Reactor, command_id_for
+from projections.relay import Relay, integration_event_id
 from projections.runner import ProjectionRunner
 from projections.sql import SQLCheckpointStore
 from projections.status import ProjectionStatus
@@ -30,8 +31,10 @@ __all__ = [
     "Projector",
     "Reaction",
     "Reactor",
+    "Relay",
     "SQLCheckpointStore",
     "View",
     "command_id_for",
+    "integration_event_id",
     "on",
 ]

@@ -34,7 +34,7 @@ import contextlib
 import datetime as dt
 import inspect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 from uuid import UUID
 
@@ -57,6 +57,7 @@ from projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
 from projections.errors import CheckpointConflict, PoisonEvent, ProjectionError
 from projections.projector import Handler, Projector
 from projections.reactor import DUE, FIRED, Reactor
+from projections.relay import Relay
 from projections.status import ProjectionStatus
 from projections.view import View, ViewTables, table_copies
 
@@ -90,6 +91,7 @@ class _Projection:
         self.name = f"{projector.name}{suffix}"
         self.handlers: dict[type[DomainEvent], Handler] = projector.handlers()
         self.reactor = projector if isinstance(projector, Reactor) else None
+        self.flush: Callable[[], Awaitable[None]] | None = None
         self.quiet_until: Any = None
         """A reactor being rebuilt sends nothing for the events up to here (it had reacted to them)."""
         self.sent_in_step: set[UUID] = set()
@@ -99,6 +101,10 @@ class _Projection:
         if self.reactor is not None:
             react = self.reactor.reacting
             self.handlers = {t: react(h, self.sends) for t, h in self.handlers.items()}
+        elif isinstance(projector, Relay):
+            publish = projector.publishing
+            self.handlers = {t: publish(h, self.sends) for t, h in self.handlers.items()}
+            self.flush = projector.flush
         self.is_async = projector.has_async_handlers
         self.table_objects: list[Table] = table_copies(projector.tables, suffix)
         self.tables = ViewTables.of(projector.tables, store.dialect, suffix)
@@ -624,6 +630,12 @@ class ProjectionRunner:
                     poison = failed
                     end = failed[0]  # commit the events before it, then deal with it
                     continue
+                if p.flush is not None:  # a relay: its records acknowledged before the checkpoint moves
+                    try:
+                        await p.flush()
+                    except BaseException:
+                        await self.views.discard(view)
+                        raise
                 p.checkpoint = await self.views.commit(
                     p.checkpoint, final if end == n else events[end - 1].position, view
                 )
