@@ -200,6 +200,4 @@ async def test_a_relay_killed_anywhere_loses_nothing_and_duplicates_only_by_id(
     for record in unique:
         by_partition.setdefault(record.partition, []).append(log_order[record.key.decode()])
     assert all(order == sorted(order) for order in by_partition.values())
-    print(
-        f"relay crash test: {len(records)} records for {len(unique)} events ({len(records) - len(unique)} duplicates)"
-    )
+    assert len(records) - len(unique) >= republished  # those were published again, with the same ids
