@@ -1,0 +1,261 @@
+"""`PostgresRunner`: how this library talks to a PostgreSQL server, for every component.
+
+The event store, the snapshot store, the checkpoint (view) store and the Avro schema store each
+own one, as each SQLite store owns a `SQLiteRunner`. It holds what they must all get right once:
+
+- the URL, checked, with libpq's parameters (`pg_url`), and the password never shown;
+- a lean pool (`pg_pool`): acquire and release without awaiting when a connection is idle;
+- reconnecting: a connection that fails in a way that leaves it unusable (the server terminated it,
+  restarted, went away) is closed, and so are its pooled siblings (idle ones now, busy ones when
+  they come back), so the next operation connects afresh; nobody needs to reopen the store;
+- a client-side command timeout: an operation whose server does not answer within it (a frozen
+  server, a network that drops packets) has its connection closed and raises `StoreUnavailable`;
+- one translator of driver errors (`pg_errors.translate`).
+
+An operation is one async function over an asyncpg connection (``fn(connection, *args)``), run by
+`call`; a function that sends a write can name what to raise if its outcome is unknown (the
+connection was lost or timed out after the write was sent), e.g. `AppendOutcomeUnknown`. A caller
+that keeps a transaction open across its own code (a view batch whose handlers read) takes a
+`Lease`: one connection for it alone, each step run with the same timeout and translation.
+
+The timeout is a timer per operation on the event loop (``call_at``; cancelled when the operation
+ends, ~1 µs), checked against `eventsourcing.clock.monotonic`: a frozen or moved application clock
+(freezegun patches the loop's clock too) can delay the timer but never fire it early.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import asyncpg
+
+from eventsourcing.clock import monotonic
+from eventsourcing.errors import ConfigurationError, StoreError, StoreUnavailable
+from eventsourcing.stores.sql.pg_errors import DRIVER_ERRORS, describe, is_lost, translate
+from eventsourcing.stores.sql.pg_pool import ConnectionPool
+from eventsourcing.stores.sql.pg_url import DEFAULT_COMMAND_TIMEOUT, PostgresURL, parse_postgres_url
+
+T = TypeVar("T")
+
+Operation = Callable[..., Awaitable[T]]
+OutcomeUnknown = Callable[[str], StoreUnavailable]
+
+# The server settings of every session: timestamps travel as UTC ISO text.
+SESSION = {"TimeZone": "UTC", "DateStyle": "ISO"}
+
+
+class PostgresRunner:
+    """Runs operations for one component on a pool of connections to one PostgreSQL database.
+
+    ``what`` names the component in messages ("PostgreSQL event store"). ``command_timeout``
+    (seconds, None for no limit) is the default when the URL has no ``command_timeout``.
+    ``settings``: server settings of every session (the URL's ``application_name`` and
+    ``options=-c ...`` take precedence). The pool keeps up to ``max_size`` connections.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        what: str,
+        max_size: int,
+        command_timeout: float | None = DEFAULT_COMMAND_TIMEOUT,
+        settings: Mapping[str, str] | None = None,
+    ) -> None:
+        self.config: PostgresURL = parse_postgres_url(url, command_timeout=command_timeout)
+        self.what = what
+        self.where = f"{what} {self.config.shown}"
+        self.timeout = self.config.command_timeout
+        # The URL's settings override the component's defaults; the session format the stores parse does not bend.
+        self._settings = {**(settings or {}), **self.config.server_settings, **SESSION}
+        self._max_size = max_size
+        self._pool: ConnectionPool | None = None
+        self.server_version: tuple[int, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        return self._pool is not None
+
+    async def open(self, setup: Operation[None] | None = None) -> None:
+        """Connect once (so a wrong URL or an unreachable server fails here) and run ``setup`` (the
+        component's DDL, typically) on that connection; then serve operations. Idempotent."""
+        if self._pool is not None:
+            return
+        pool = ConnectionPool(self._connect, max_size=self._max_size)
+        self._pool = pool
+        try:
+            await self.call(_probe if setup is None else setup, prefix="cannot open the")
+        except BaseException:
+            self._pool = None
+            await pool.close()
+            raise
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    async def _connect(self) -> asyncpg.Connection:
+        conn: asyncpg.Connection = await asyncpg.connect(
+            self.config.dsn,
+            server_settings=self._settings,
+            timeout=self.config.connect_timeout if self.config.connect_timeout is not None else 60.0,
+            command_timeout=None,  # ours covers every operation (`_Deadline`)
+            statement_cache_size=100,
+        )
+        if not self.server_version:
+            info = conn.get_server_version()
+            self.server_version = (info.major, info.minor)
+        return conn
+
+    def _require_pool(self) -> ConnectionPool:
+        pool = self._pool
+        if pool is None:
+            raise StoreError(f"the {self.what} is not open: use `async with store:` or `await store.open()`")
+        return pool
+
+    async def _acquire(self, pool: ConnectionPool, prefix: str) -> asyncpg.Connection:
+        try:
+            return await pool.acquire(self.timeout)
+        except (asyncpg.ClientConfigurationError, ValueError) as err:  # ValueError: asyncpg's DSN checks
+            raise ConfigurationError(f"{prefix} {self.where}: {describe(err)}".strip()) from err
+        except DRIVER_ERRORS as err:
+            if isinstance(err, asyncio.TimeoutError):
+                raise StoreUnavailable(
+                    f"{prefix} {self.where}: no connection within {self.timeout:g} s (command_timeout); "
+                    "the server does not answer"
+                ) from err
+            if isinstance(err, asyncpg.InterfaceError) and pool.closed:
+                raise StoreError(f"the {self.what} was closed") from err
+            raise StoreUnavailable(f"{prefix} {self.where}: {describe(err)}") from err
+
+    async def call(
+        self,
+        fn: Operation[T],
+        *args: Any,
+        keep: tuple[type[BaseException], ...] = (),
+        outcome_unknown: OutcomeUnknown | None = None,
+        prefix: str = "",
+    ) -> T:
+        """``fn(connection, *args)`` on a pooled connection, within the command timeout.
+
+        Errors of the types in ``keep`` reach the caller as asyncpg raised them (conflicts it
+        resolves itself) unless the connection was lost; every other driver error is translated.
+        When the connection is lost or times out, ``outcome_unknown(detail)`` is raised if given
+        (the operation wrote, and may or may not have taken effect), else `StoreUnavailable`.
+        """
+        pool = self._pool
+        if pool is None:
+            pool = self._require_pool()
+        driver = await self._acquire(pool, prefix)
+        try:
+            return await _run(self, pool, driver, fn, args, keep, outcome_unknown, prefix)
+        finally:
+            pool.release(driver)  # a connection left in a transaction or closed is discarded
+
+    async def lease(self) -> Lease:
+        """A connection for the caller alone until `Lease.release` (for a transaction spanning awaits)."""
+        pool = self._require_pool()
+        return Lease(self, pool, await self._acquire(pool, ""))
+
+
+class Lease:
+    """One pooled connection held by one caller; each `run` has the runner's timeout and translation."""
+
+    __slots__ = ("_driver", "_pool", "_runner")
+
+    def __init__(self, runner: PostgresRunner, pool: ConnectionPool, driver: asyncpg.Connection) -> None:
+        self._runner = runner
+        self._pool = pool
+        self._driver: asyncpg.Connection | None = driver
+
+    async def run(
+        self,
+        fn: Operation[T],
+        *args: Any,
+        keep: tuple[type[BaseException], ...] = (),
+        outcome_unknown: OutcomeUnknown | None = None,
+    ) -> T:
+        driver = self._driver
+        if driver is None:
+            raise StoreError(f"the {self._runner.what}'s connection was given back")
+        return await _run(self._runner, self._pool, driver, fn, args, keep, outcome_unknown, "")
+
+    def release(self) -> None:
+        """Give the connection back (closed instead if a transaction is still open on it)."""
+        driver, self._driver = self._driver, None
+        if driver is not None:
+            self._pool.release(driver)
+
+
+class _Deadline:
+    """The command timeout of one operation: closes its connection when it expires."""
+
+    __slots__ = ("at", "driver", "handle", "loop", "timed_out")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, driver: asyncpg.Connection, timeout: float) -> None:
+        self.loop = loop
+        self.driver = driver
+        self.at = monotonic() + timeout
+        self.timed_out = False
+        self.handle = loop.call_at(loop.time() + timeout, self._expire)
+
+    def _expire(self) -> None:
+        left = self.at - monotonic()
+        if left > 0:  # the loop's clock was moved (freezegun): wait for the real deadline
+            self.handle = self.loop.call_at(self.loop.time() + left, self._expire)
+            return
+        self.timed_out = True
+        self.driver.terminate()  # the awaiting operation fails at once with a closed connection
+
+    def cancel(self) -> None:
+        self.handle.cancel()
+
+
+async def _run(
+    runner: PostgresRunner,
+    pool: ConnectionPool,
+    driver: asyncpg.Connection,
+    fn: Operation[T],
+    args: tuple[Any, ...],
+    keep: tuple[type[BaseException], ...],
+    outcome_unknown: OutcomeUnknown | None,
+    prefix: str,
+) -> T:
+    timeout = runner.timeout
+    deadline = None if timeout is None else _Deadline(asyncio.get_running_loop(), driver, timeout)
+    try:
+        return await fn(driver, *args)
+    except Exception as err:
+        timed_out = deadline is not None and deadline.timed_out
+        if not (timed_out or is_lost(driver, err)):
+            if isinstance(err, keep) or not isinstance(err, DRIVER_ERRORS):
+                raise
+            raise translate(err, f"{prefix} {runner.where}".strip()) from err
+        # The server went away, restarted, terminated this session, or does not answer: the pooled
+        # siblings of this connection are as doomed as it is. Close it, and have the pool close every
+        # other one (idle ones now, busy ones when they come back): the next operation connects afresh.
+        driver.terminate()
+        pool.expire()
+        detail = (
+            f"no answer from the server within {timeout:g} s (command_timeout)"
+            if timed_out
+            else f"connection lost: {describe(err)}"
+        )
+        if outcome_unknown is not None:
+            raise outcome_unknown(f"{runner.where}: {detail}") from err
+        raise StoreUnavailable(f"{prefix} {runner.where}: {detail}".strip()) from err
+    except BaseException:
+        # Cancelled mid-statement: the protocol may be half-way through a message exchange, so this
+        # connection must not serve anyone again.
+        driver.terminate()
+        raise
+    finally:
+        if deadline is not None:
+            deadline.cancel()
+
+
+async def _probe(connection: asyncpg.Connection) -> None:
+    await connection.execute("SELECT 1")
