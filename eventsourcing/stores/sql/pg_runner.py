@@ -117,19 +117,19 @@ class PostgresRunner:
         return pool
 
     async def _acquire(self, pool: ConnectionPool, prefix: str) -> asyncpg.Connection:
+        where = f"{prefix} {self.where}" if prefix else self.where
         try:
             return await pool.acquire(self.timeout)
         except (asyncpg.ClientConfigurationError, ValueError) as err:  # ValueError: asyncpg's DSN checks
-            raise ConfigurationError(f"{prefix} {self.where}: {describe(err)}".strip()) from err
+            raise ConfigurationError(f"{where}: {describe(err)}") from err
         except DRIVER_ERRORS as err:
             if isinstance(err, asyncio.TimeoutError):
                 raise StoreUnavailable(
-                    f"{prefix} {self.where}: no connection within {self.timeout:g} s (command_timeout); "
-                    "the server does not answer"
+                    f"{where}: no connection within {self.timeout:g} s (command_timeout); the server does not answer"
                 ) from err
             if isinstance(err, asyncpg.InterfaceError) and pool.closed:
                 raise StoreError(f"the {self.what} was closed") from err
-            raise StoreUnavailable(f"{prefix} {self.where}: {describe(err)}") from err
+            raise StoreUnavailable(f"{where}: {describe(err)}") from err
 
     async def call(
         self,
@@ -225,6 +225,7 @@ async def _run(
     prefix: str,
 ) -> T:
     timeout = runner.timeout
+    where = f"{prefix} {runner.where}" if prefix else runner.where
     deadline = None if timeout is None else _Deadline(asyncio.get_running_loop(), driver, timeout)
     try:
         return await fn(driver, *args)
@@ -233,7 +234,7 @@ async def _run(
         if not (timed_out or is_lost(driver, err)):
             if isinstance(err, keep) or not isinstance(err, DRIVER_ERRORS):
                 raise
-            raise translate(err, f"{prefix} {runner.where}".strip()) from err
+            raise translate(err, where) from err
         # The server went away, restarted, terminated this session, or does not answer: the pooled
         # siblings of this connection are as doomed as it is. Close it, and have the pool close every
         # other one (idle ones now, busy ones when they come back): the next operation connects afresh.
@@ -246,7 +247,7 @@ async def _run(
         )
         if outcome_unknown is not None:
             raise outcome_unknown(f"{runner.where}: {detail}") from err
-        raise StoreUnavailable(f"{prefix} {runner.where}: {detail}".strip()) from err
+        raise StoreUnavailable(f"{where}: {detail}") from err
     except BaseException:
         # Cancelled mid-statement: the protocol may be half-way through a message exchange, so this
         # connection must not serve anyone again.
