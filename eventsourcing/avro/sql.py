@@ -113,7 +113,7 @@ class PostgresSchemaStore:
         from eventsourcing.stores.sql.pg_runner import PostgresRunner
 
         if self._runner is not None and self._runner.is_open:
-            return await self._runner.call(_in_table, work)
+            return await self._runner.call(_in_table, work, retry=True)
         runner = PostgresRunner(self.url, what="PostgreSQL Avro schema store", max_size=1)
         await runner.open()
         try:

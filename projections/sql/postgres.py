@@ -92,7 +92,7 @@ class PostgresCheckpointBackend:
         await self.runner.close()
 
     async def load(self, name: str) -> Checkpoint:
-        return _checkpoint(name, await self.runner.call(_load, name))
+        return _checkpoint(name, await self.runner.call(_load, name, retry=True))
 
     async def commit(
         self, expected: Checkpoint, position: Any, view: View | None, dead_letter: DeadLetter | None
@@ -146,23 +146,25 @@ class PostgresCheckpointBackend:
 
     async def reset(self, name: str, drop: Sequence[Table], create: Sequence[Table]) -> Checkpoint:
         statements = [*drop_statements(drop, _DIALECT), *create_statements(create, _DIALECT)]
-        return _checkpoint(name, await self.runner.call(_reset, name, statements))
+        return _checkpoint(name, await self.runner.call(_reset, name, statements, retry=True))
 
     async def create_tables(self, tables: Sequence[Table]) -> None:
-        await self.runner.call(_in_schema_lock, create_statements(tables, _DIALECT))
+        await self.runner.call(_in_schema_lock, create_statements(tables, _DIALECT), retry=True)
 
     async def dead_letters(self, name: str) -> list[DeadLetter]:
-        rows = await self.runner.call(_fetch, _DEAD_LIST, (name,))
+        rows = await self.runner.call(_fetch, _DEAD_LIST, (name,), retry=True)
         return [
             DeadLetter(n, UUID(e), s, v, t, decode_position(p), err, dt.datetime.fromisoformat(at))
             for n, e, s, v, t, p, err, at in rows
         ]
 
     async def record_error(self, checkpoint: Checkpoint, error: str) -> None:
-        await self.runner.call(_execute, _ERROR, (checkpoint.name, checkpoint.seq, error, iso_utc(clock.now())))
+        await self.runner.call(
+            _execute, _ERROR, (checkpoint.name, checkpoint.seq, error, iso_utc(clock.now())), retry=True
+        )
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return await self.runner.call(_fetch, _numbered(sql), params)
+        return await self.runner.call(_fetch, _numbered(sql), params, retry=True)
 
 
 # -- the operations, each one function over an asyncpg connection ---------------------------------

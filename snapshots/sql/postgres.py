@@ -94,22 +94,22 @@ class PostgresSnapshots:
             snapshot.fingerprint,
             snapshot.state,
         )
-        await self.runner.call(_execute, _SAVE, *row)
+        await self.runner.call(_execute, _SAVE, *row, retry=True)
 
     async def latest(
         self, stream_id: str, *, fingerprint: str, max_version: int | None, as_of: dt.datetime | None
     ) -> Snapshot | None:
         upto = _MAX_VERSION if max_version is None else min(max_version, _MAX_VERSION)
         until = _FAR_FUTURE if as_of is None else require_aware(as_of, "as_of")
-        rows = await self.runner.call(_fetch, _LATEST, stream_id, fingerprint, upto, until)
+        rows = await self.runner.call(_fetch, _LATEST, stream_id, fingerprint, upto, until, retry=True)
         return Snapshot(*rows[0]) if rows else None
 
     async def list(self, *, stream_id: str | None, stream_type: str | None) -> list[Snapshot]:
-        rows = await self.runner.call(_fetch, _LIST, stream_id, stream_type)
+        rows = await self.runner.call(_fetch, _LIST, stream_id, stream_type, retry=True)
         return [Snapshot(*row) for row in rows]
 
     async def prune(self, *, stream_type: str, keep_fingerprint: str) -> int:
-        status = await self.runner.call(_execute, _PRUNE, stream_type, keep_fingerprint)
+        status = await self.runner.call(_execute, _PRUNE, stream_type, keep_fingerprint, retry=True)
         return int(status.rsplit(" ", 1)[-1])  # "DELETE <n>"
 
 

@@ -283,3 +283,50 @@ async def test_the_sqlite_schema_store_waits_for_a_lock_without_blocking_the_eve
     locker.close()
     await saving
     assert [s["name"] for s in await schemas.load_schemas()] == ["A", "B"]
+
+
+# -- reconnecting: sessions ended by the server -----------------------------------------------------
+
+
+async def terminate(url: str, application_name: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 "
+            "AND datname = current_database() AND pid <> pg_backend_pid()",
+            application_name,
+        )
+    finally:
+        await conn.close()
+    return len(rows)
+
+
+async def test_the_checkpoint_store_serves_again_after_its_sessions_are_terminated(postgres_url: str) -> None:
+    """Issue 13 item 2: dead connections went back to its SQLAlchemy pool, and every later call
+    failed with `connection is closed` until the store was reopened."""
+    async with SQLCheckpointStore(postgres_url) as views:
+        checkpoint = await views.load("p")
+        for round_ in range(3):
+            assert await terminate(postgres_url, "eventsourcing-projections") >= 1
+            # Reads and idempotent writes run again on a fresh connection: no error at all.
+            checkpoint = await views.load("p")
+            assert await views.fetch("SELECT count(*) FROM projection_checkpoints") == [(1,)]
+            checkpoint = await views.commit(checkpoint, [1, round_ + 1])
+        assert (await views.load("p")).position == [1, 3]
+
+
+@pytest.mark.parametrize("component", ["events", "snapshots"])
+async def test_the_other_components_serve_again_after_their_sessions_are_terminated(
+    postgres_url: str, component: str
+) -> None:
+    name = f"terminated-{component}-{uuid.uuid4().hex[:6]}"
+    async with COMPONENTS[component](with_params(postgres_url, application_name=name)) as store:
+        for round_ in range(3):
+            assert await terminate(postgres_url, name) >= 1
+            if component == "events":
+                assert await store.stream_version("s") == round_  # a read: run again at once
+                await store.append("s", noted(round_), round_, stream_type=STREAM_TYPE)
+            else:
+                snapshot = Snapshot("s", STREAM_TYPE, round_ + 1, dt.datetime.now(dt.UTC), "fp", b"x")
+                await store.save(snapshot)
+                assert await store.latest("s", fingerprint="fp") == snapshot

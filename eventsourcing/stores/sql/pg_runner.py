@@ -137,6 +137,7 @@ class PostgresRunner:
         *args: Any,
         keep: tuple[type[BaseException], ...] = (),
         outcome_unknown: OutcomeUnknown | None = None,
+        retry: bool = False,
         prefix: str = "",
     ) -> T:
         """``fn(connection, *args)`` on a pooled connection, within the command timeout.
@@ -145,15 +146,26 @@ class PostgresRunner:
         resolves itself) unless the connection was lost; every other driver error is translated.
         When the connection is lost or times out, ``outcome_unknown(detail)`` is raised if given
         (the operation wrote, and may or may not have taken effect), else `StoreUnavailable`.
+        ``retry``: the operation may run twice (a read, or a write that is a no-op when repeated);
+        if its connection turns out lost (typically a pooled one whose session the server ended
+        while it was idle), it runs once more on a fresh connection. Never after a timeout.
         """
         pool = self._pool
         if pool is None:
             pool = self._require_pool()
         driver = await self._acquire(pool, prefix)
         try:
-            return await _run(self, pool, driver, fn, args, keep, outcome_unknown, prefix)
+            result = await _run(self, pool, driver, fn, args, keep, outcome_unknown, prefix, retry)
         finally:
             pool.release(driver)  # a connection left in a transaction or closed is discarded
+        if result is not _AGAIN:
+            return result  # type: ignore[return-value]
+        driver = await self._acquire(pool, prefix)
+        try:
+            again = await _run(self, pool, driver, fn, args, keep, outcome_unknown, prefix, False)
+        finally:
+            pool.release(driver)
+        return again  # type: ignore[return-value]
 
     async def lease(self) -> Lease:
         """A connection for the caller alone until `Lease.release` (for a transaction spanning awaits)."""
@@ -181,13 +193,20 @@ class Lease:
         driver = self._driver
         if driver is None:
             raise StoreError(f"the {self._runner.what}'s connection was given back")
-        return await _run(self._runner, self._pool, driver, fn, args, keep, outcome_unknown, "")
+        return await _run(self._runner, self._pool, driver, fn, args, keep, outcome_unknown, "", False)  # type: ignore[return-value]
 
     def release(self) -> None:
         """Give the connection back (closed instead if a transaction is still open on it)."""
         driver, self._driver = self._driver, None
         if driver is not None:
             self._pool.release(driver)
+
+
+class _Again:
+    """`_run`'s answer when a retryable operation lost its connection: run it again."""
+
+
+_AGAIN = _Again()
 
 
 class _Deadline:
@@ -223,7 +242,8 @@ async def _run(
     keep: tuple[type[BaseException], ...],
     outcome_unknown: OutcomeUnknown | None,
     prefix: str,
-) -> T:
+    retry: bool,
+) -> T | _Again:
     timeout = runner.timeout
     where = f"{prefix} {runner.where}" if prefix else runner.where
     deadline = None if timeout is None else _Deadline(asyncio.get_running_loop(), driver, timeout)
@@ -240,6 +260,8 @@ async def _run(
         # other one (idle ones now, busy ones when they come back): the next operation connects afresh.
         driver.terminate()
         pool.expire()
+        if retry and not timed_out:
+            return _AGAIN
         detail = (
             f"no answer from the server within {timeout:g} s (command_timeout)"
             if timed_out

@@ -554,7 +554,7 @@ class PostgresBackend:
         victim; reads have no effects, so run it again (a few times) rather than bother the caller."""
         for attempt in range(1, _READ_ATTEMPTS + 1):
             try:
-                return await self.runner.call(fn, *args, keep=_RETRYABLE)
+                return await self.runner.call(fn, *args, keep=_RETRYABLE, retry=True)
             except asyncpg.TransactionRollbackError as err:
                 if attempt == _READ_ATTEMPTS:
                     raise translate(err, self.runner.where) from err
