@@ -89,6 +89,32 @@ async def test_a_frozen_clock_moved_minutes_between_commands_keeps_the_pools_con
         assert await sessions(postgres_url, name) == before  # the same session served all 40 commands
 
 
+async def test_a_clock_moved_by_freezegun_during_a_command_does_not_time_it_out(
+    postgres_url: str, holder: asyncpg.Connection
+) -> None:
+    """freezegun moves the event loop's clock too: the command timeout must still count real time."""
+    name = f"moved-{uuid.uuid4().hex[:8]}"
+    async with SQLEventStore(with_params(postgres_url, application_name=name, command_timeout="5")) as store:
+        with freeze_time("2026-05-01 12:00:00") as frozen:
+            async with holder.transaction():
+                await holder.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+                appending = asyncio.ensure_future(store.append("s", noted(1), 0, stream_type=STREAM_TYPE))
+
+                async def waiting() -> bool:
+                    rows = await holder.fetch(
+                        "SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
+                        name,
+                    )
+                    return bool(rows)
+
+                await wait_for(waiting)  # the append is in flight, waiting for the lock
+                frozen.tick(dt.timedelta(hours=1))  # the loop's timers think an hour went by
+                for _ in range(10):
+                    await asyncio.sleep(0)
+                assert not appending.done()
+            assert (await appending).version == 1
+
+
 # -- URLs: libpq parameters, ports, passwords ---------------------------------------------------
 
 
