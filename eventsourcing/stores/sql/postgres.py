@@ -404,7 +404,7 @@ class PostgresBackend:
         # does not reset connections with a round trip on release.
         self.runner = PostgresRunner(
             url,
-            what="PostgreSQL event store",
+            what="PostgreSQL store",
             max_size=2 * pool_size,
             command_timeout=command_timeout,
             settings={"application_name": "eventsourcing", "default_transaction_isolation": level.lower()},
