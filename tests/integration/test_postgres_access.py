@@ -210,6 +210,14 @@ async def test_passwords_never_appear_in_repr_or_errors(postgres_server: Any, co
         cause = cause.__cause__
 
 
+@pytest.mark.parametrize("component", list(COMPONENTS))
+@pytest.mark.parametrize("scheme", ["postgresql+psycopg", "postgresql+psycopg2", "postgres+asyncpgx"])
+def test_an_unsupported_driver_scheme_is_refused_without_showing_the_password(component: str, scheme: str) -> None:
+    with pytest.raises(ConfigurationError) as raised:
+        COMPONENTS[component](f"{scheme}://app:{PASSWORD}@127.0.0.1:5432/db")
+    assert PASSWORD not in str(raised.value) and "***" in str(raised.value)
+
+
 # -- one translator: lock timeouts are StoreUnavailable everywhere ------------------------------
 
 
