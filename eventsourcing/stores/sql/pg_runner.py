@@ -127,12 +127,16 @@ class PostgresRunner:
             raise ConfigurationError(f"{where}: {describe(err)}") from err
         except DRIVER_ERRORS as err:
             if isinstance(err, asyncio.TimeoutError):
-                raise StoreUnavailable(
-                    f"{where}: no connection within {self.timeout:g} s (command_timeout); the server does not answer"
-                ) from err
+                raise StoreUnavailable(f"{where}: {self._no_connection()}; the server does not answer") from err
             if isinstance(err, asyncpg.InterfaceError) and pool.closed:
                 raise StoreError(f"the {self.what} was closed") from err
             raise StoreUnavailable(f"{where}: {describe(err)}") from err
+
+    def _no_connection(self) -> str:
+        connect = self.config.connect_timeout
+        if self.timeout is not None and (connect is None or connect >= self.timeout):
+            return f"no connection within {self.timeout:g} s (command_timeout)"
+        return f"no connection within {60.0 if connect is None else connect:g} s (connect_timeout)"
 
     async def call(
         self,
