@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 from eventsourcing import EventSourcingError
+from eventsourcing.urls import redact
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +51,7 @@ def _serve(store: str, views: str | None, port: int) -> int:
         return 1
     from sample_shopping_cart.api import create_app
 
-    print(f"shop: store {store}; open http://127.0.0.1:{port}/ (API docs at /docs)", flush=True)
+    print(f"shop: store {redact(store)}; open http://127.0.0.1:{port}/ (API docs at /docs)", flush=True)
     uvicorn.run(create_app(store, views_url=views), host="127.0.0.1", port=port, log_level="info")
     return 0
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from eventsourcing import Command
+from eventsourcing.urls import redact
 from sample_shopping_cart.commands import (
     AbandonCart,
     AddItem,
@@ -36,7 +37,7 @@ async def run_demo(store_url: str, out: Print = print, *, views_url: str | None 
     run = uuid.uuid4().hex[:6]
     alice, bob = f"cart-alice-{run}", f"cart-bob-{run}"
     async with Shop(store_url, views_url) as shop:
-        out(f"== A morning at the shop (store: {store_url})")
+        out(f"== A morning at the shop (store: {redact(store_url)})")
         await shop.seed_catalog()
         out("listed the starter catalog: coffee beans, green tea, mug, grinder, kettle")
 

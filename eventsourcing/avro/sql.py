@@ -7,16 +7,25 @@ was derived for, so the table reads well on its own (``SELECT event_type, schema
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.engine import make_url
 
 from eventsourcing.avro.derive import EVENT_TYPE_KEY, SCHEMA_VERSION_KEY
-from eventsourcing.errors import StoreError, StoreUnavailable
+from eventsourcing.errors import StoreError
+from eventsourcing.urls import redact
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from eventsourcing.stores.sql.pg_runner import PostgresRunner
+
+T = TypeVar("T")
 
 TABLE = "event_schemas"
 _CREATE = (
@@ -41,12 +50,16 @@ def _now() -> str:
 
 
 class SQLiteSchemaStore:
-    """The schemas table in a SQLite file (``sqlite:///path.db``)."""
+    """The schemas table in a SQLite file (``sqlite:///path.db``).
+
+    Its few statements run in a worker thread: ``sqlite3`` blocks (on the file, and up to the busy
+    timeout on another writer's lock), which must not stall the event loop.
+    """
 
     def __init__(self, url: str, *, busy_timeout: float = 10.0) -> None:
         database = make_url(url).database
         if not database:
-            raise StoreError(f"{url!r}: no SQLite file to keep the Avro schemas in")
+            raise StoreError(f"{redact(url)!r}: no SQLite file to keep the Avro schemas in")
         self.path = database
         self.busy_timeout = busy_timeout
 
@@ -55,69 +68,83 @@ class SQLiteSchemaStore:
         db.execute(_CREATE)
         return db
 
+    def _load(self) -> list[Mapping[str, Any]]:
+        db = self._connect()
+        try:
+            return [json.loads(text) for (text,) in db.execute(f"SELECT schema FROM {TABLE} ORDER BY schema_id")]
+        finally:
+            db.close()
+
+    def _save(self, rows: list[tuple[int, str | None, int | None, str, str]]) -> None:
+        db = self._connect()
+        try:
+            db.executemany(f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows)
+        finally:
+            db.close()
+
     async def load_schemas(self) -> list[Mapping[str, Any]]:
         try:
-            db = self._connect()
-            try:
-                return [json.loads(text) for (text,) in db.execute(f"SELECT schema FROM {TABLE} ORDER BY schema_id")]
-            finally:
-                db.close()
+            return await asyncio.to_thread(self._load)
         except sqlite3.Error as err:
             raise StoreError(f"cannot read the Avro schemas from {self.path}: {err}") from err
 
     async def save_schemas(self, schemas: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
         now = _now()
+        rows = [_row(schema_id, schema, now) for schema_id, schema in schemas]
         try:
-            db = self._connect()
-            try:
-                db.executemany(
-                    f"INSERT INTO {TABLE} VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    [_row(schema_id, schema, now) for schema_id, schema in schemas],
-                )
-            finally:
-                db.close()
+            await asyncio.to_thread(self._save, rows)
         except sqlite3.Error as err:
             raise StoreError(f"cannot save Avro schemas to {self.path}: {err}") from err
 
 
 class PostgresSchemaStore:
-    """The schemas table in a PostgreSQL database (``postgresql://...``)."""
+    """The schemas table in a PostgreSQL database (``postgresql://...``).
 
-    def __init__(self, url: str) -> None:
-        parsed = make_url(url)
-        self.dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    Through the PostgreSQL access layer (`pg_runner`): the event store's own ``runner`` while that
+    is open (pool, reconnect, command timeout and error translation shared), else a runner of its
+    own for the one call.
+    """
 
-    async def _run(self, what: str, work: Any) -> Any:
-        import asyncpg
+    def __init__(self, url: str, *, runner: PostgresRunner | None = None) -> None:
+        self.url = url
+        self._runner = runner
 
+    async def _run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        from eventsourcing.stores.sql.pg_runner import PostgresRunner
+
+        if self._runner is not None and self._runner.is_open:
+            return await self._runner.call(_in_table, work, retry=True)
+        runner = PostgresRunner(self.url, what="PostgreSQL Avro schema store", max_size=1)
+        await runner.open()
         try:
-            conn = await asyncpg.connect(self.dsn)
-        except (OSError, asyncpg.PostgresError) as err:
-            raise StoreUnavailable(f"cannot connect to PostgreSQL to {what}: {err}") from err
-        try:
-            await conn.execute(f"SELECT pg_advisory_lock(hashtext('{TABLE}')); {_CREATE}")
-            await conn.execute(f"SELECT pg_advisory_unlock(hashtext('{TABLE}'))")
-            return await work(conn)
-        except asyncpg.PostgresError as err:
-            raise StoreError(f"cannot {what}: {err}") from err
+            return await runner.call(_in_table, work)
         finally:
-            await conn.close()
+            await runner.close()
 
     async def load_schemas(self) -> list[Mapping[str, Any]]:
-        async def work(conn: Any) -> list[Mapping[str, Any]]:
-            rows = await conn.fetch(f"SELECT schema FROM {TABLE} ORDER BY schema_id")
-            return [json.loads(row[0]) for row in rows]
-
-        result: list[Mapping[str, Any]] = await self._run("read the Avro schemas", work)
-        return result
+        return await self._run(_load_schemas)
 
     async def save_schemas(self, schemas: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
         now = _now()
+        rows = [_row(schema_id, schema, now) for schema_id, schema in schemas]
 
-        async def work(conn: Any) -> None:
-            await conn.executemany(
-                f"INSERT INTO {TABLE} VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                [_row(schema_id, schema, now) for schema_id, schema in schemas],
-            )
+        async def work(conn: asyncpg.Connection) -> None:
+            await conn.executemany(f"INSERT INTO {TABLE} VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING", rows)
 
-        await self._run("save Avro schemas", work)
+        await self._run(work)
+
+    def __repr__(self) -> str:
+        return f"PostgresSchemaStore({redact(self.url)!r})"
+
+
+async def _in_table(conn: asyncpg.Connection, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """``work`` once the table exists (created under a lock: processes may race to create it)."""
+    async with conn.transaction():
+        await conn.execute(f"SELECT pg_advisory_xact_lock(hashtext('{TABLE}'))")
+        await conn.execute(_CREATE)
+    return await work(conn)
+
+
+async def _load_schemas(conn: asyncpg.Connection) -> list[Mapping[str, Any]]:
+    rows = await conn.fetch(f"SELECT schema FROM {TABLE} ORDER BY schema_id")
+    return [json.loads(row[0]) for row in rows]

@@ -25,6 +25,7 @@ from eventsourcing.events import DomainEvent
 from eventsourcing.registry import EventRegistry, events_registry
 from eventsourcing.stores.base import EventStore
 from eventsourcing.stores.factory import open_store
+from eventsourcing.urls import redact
 
 if TYPE_CHECKING:
     from eventsourcing.snapshotting import SnapshotStore
@@ -41,7 +42,7 @@ KAFKA_TIMEOUT = 5.0
 def scheme_of(url: str) -> str:
     scheme = url.split("://", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
     if scheme not in SCHEMES:
-        raise UsageError(f"{url!r} is not a store URL: use {URL_HELP}")
+        raise UsageError(f"{redact(url)!r} is not a store URL: use {URL_HELP}")
     return scheme
 
 
@@ -51,7 +52,9 @@ def sqlite_path(url: str) -> Path | None:
         return None
     rest = url.split("://", 1)[1]
     if not rest.startswith("/") or not rest[1:].split("?", 1)[0] or rest[1:].startswith(":memory:"):
-        raise UsageError(f"{url!r}: a SQLite store URL names a file: sqlite:///events.db or sqlite:////abs/events.db")
+        raise UsageError(
+            f"{redact(url)!r}: a SQLite store URL names a file: sqlite:///events.db or sqlite:////abs/events.db"
+        )
     return Path(rest[1:].split("?", 1)[0])
 
 
@@ -59,7 +62,7 @@ def check_url(url: str, *, must_exist: bool) -> None:
     """Refuse malformed URLs, and (for commands that only read) SQLite files that do not exist."""
     path = sqlite_path(url)
     if must_exist and path is not None and not path.is_file():
-        raise Unavailable(f"no SQLite database at {path} (create it with `eventsourcing init --store {url}`)")
+        raise Unavailable(f"no SQLite database at {path} (create it with `eventsourcing init --store {redact(url)}`)")
 
 
 @asynccontextmanager
@@ -95,7 +98,7 @@ async def open_snapshots(url: str, *, must_exist: bool = True) -> AsyncIterator[
     check_url(url, must_exist=must_exist)
     if scheme_of(url) == "kafka":
         raise UsageError(
-            f"{url!r} is a Kafka store, which keeps no snapshots: pass --snapshots with a SQL database "
+            f"{redact(url)!r} is a Kafka store, which keeps no snapshots: pass --snapshots with a SQL database "
             "(sqlite:///snapshots.db or postgresql://...)"
         )
     if scheme_of(url) == "memory":

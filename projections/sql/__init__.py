@@ -8,6 +8,7 @@ from typing import Any, Protocol, Self
 from sqlalchemy import Table
 
 from eventsourcing import ConfigurationError
+from eventsourcing.urls import redact
 from projections.checkpoints import Checkpoint, DeadLetter
 from projections.view import View
 
@@ -36,10 +37,14 @@ class SQLCheckpointStore:
     """Views and checkpoints on SQLite (``sqlite:///views.db``) or PostgreSQL (``postgresql://...``).
 
     The database may be the event store's own or another one: a batch's view change and checkpoint
-    share a transaction of *this* database, which is all exactly-once needs.
+    share a transaction of *this* database, which is all exactly-once needs. On PostgreSQL,
+    ``command_timeout`` (seconds, or None; the URL's ``?command_timeout=`` overrides it) bounds
+    the wait for the server's answer (see docs/postgres.md).
     """
 
-    def __init__(self, url: str, *, busy_timeout: float = 10.0, pool_size: int = 5) -> None:
+    def __init__(
+        self, url: str, *, busy_timeout: float = 10.0, pool_size: int = 5, command_timeout: float | None = 30.0
+    ) -> None:
         self.url = url
         scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
         if scheme == "sqlite":
@@ -49,10 +54,10 @@ class SQLCheckpointStore:
         elif scheme in ("postgresql", "postgres"):
             from projections.sql.postgres import PostgresCheckpointBackend
 
-            self._backend = PostgresCheckpointBackend(url, pool_size=pool_size)
+            self._backend = PostgresCheckpointBackend(url, pool_size=pool_size, command_timeout=command_timeout)
         else:
             raise ConfigurationError(
-                f"SQLCheckpointStore does not support {scheme!r} URLs (use sqlite:///views.db or postgresql://...)"
+                f"SQLCheckpointStore does not support {redact(scheme)!r} URLs (use sqlite:///views.db or postgresql://...)"
             )
         self.dialect: str | None = self._backend.dialect
 
@@ -103,4 +108,4 @@ class SQLCheckpointStore:
         return await self._backend.fetch(sql, params)
 
     def __repr__(self) -> str:
-        return f"SQLCheckpointStore({self.url!r})"
+        return f"SQLCheckpointStore({redact(self.url)!r})"

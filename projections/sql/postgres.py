@@ -1,10 +1,19 @@
-"""The PostgreSQL binding of `SQLCheckpointStore` (SQLAlchemy creates the engine and schema; asyncpg runs batches).
+"""The PostgreSQL binding of `SQLCheckpointStore`, on the shared PostgreSQL access layer.
 
-A batch is one transaction on a pooled asyncpg connection: the checkpoint's compare-and-set
+Every operation runs through a `PostgresRunner` (`eventsourcing.stores.sql.pg_runner`), as the
+event and snapshot stores do: a lean pool that drops dead connections and reconnects (after
+``pg_terminate_backend`` or a server restart the next call works, without reopening), the command
+timeout, and the one translator of driver errors (a lock timeout is `StoreUnavailable` here too).
+
+A batch is one transaction on a pooled connection: the checkpoint's compare-and-set
 (``UPDATE ... WHERE seq = $n AND position IS NOT DISTINCT FROM $m``) first — it takes the
 checkpoint row's lock, so a second runner of the same projector waits there and then finds the
 row changed — then each group of recorded statements as one pipelined ``executemany``, then
-``COMMIT``: a handful of round trips per batch, whatever its size.
+``COMMIT``: a handful of round trips per batch, whatever its size. A batch whose handlers read
+(``await view.fetch``) holds its connection (a `Lease`) from the first read to the commit. If the
+connection is lost during the COMMIT, the batch may or may not be applied: the checkpoint and the
+view change are one transaction, so a runner that reloads the checkpoint resumes exactly after
+whatever was committed (nothing lost or applied twice).
 """
 
 from __future__ import annotations
@@ -14,12 +23,9 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Table, text
-from sqlalchemy.dialects import postgresql as pg_dialect
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy import Table
 
-from eventsourcing import ConfigurationError, StoreError, StoreUnavailable, clock
+from eventsourcing import ConfigurationError, clock
 from eventsourcing.stores.sql.rows import iso_utc
 from projections.checkpoints import Checkpoint, DeadLetter, decode_position, encode_position
 from projections.errors import CheckpointConflict
@@ -33,7 +39,10 @@ except ImportError as err:  # pragma: no cover - depends on the installed extras
         "PostgreSQL views need asyncpg: install the extra, `pip install 'async-eventsourcing[postgres]'`"
     ) from err
 
-_DIALECT = pg_dialect.dialect()  # type: ignore[no-untyped-call]
+from eventsourcing.stores.sql.pg_runner import Lease, PostgresRunner  # isort: skip
+from eventsourcing.stores.sql.pg_url import DEFAULT_COMMAND_TIMEOUT  # isort: skip
+from eventsourcing.stores.sql.postgres import DIALECT as _DIALECT  # isort: skip
+
 _SCHEMA_LOCK = 0x7072_6F6A_6563_0001  # serialises schema creation between processes (arbitrary, fixed)
 
 _ENSURE = f"INSERT INTO {CHECKPOINTS} (name, position, seq) VALUES ($1, NULL, 0) ON CONFLICT DO NOTHING"
@@ -64,32 +73,26 @@ _DEAD_LIST = (
 class PostgresCheckpointBackend:
     dialect = "postgresql"
 
-    def __init__(self, url: str, *, pool_size: int = 5) -> None:
-        _scheme, rest = url.split("://", 1)
+    def __init__(
+        self, url: str, *, pool_size: int = 5, command_timeout: float | None = DEFAULT_COMMAND_TIMEOUT
+    ) -> None:
         self.url = url
-        self._engine: AsyncEngine = create_async_engine(
-            f"postgresql+asyncpg://{rest}",
-            pool_size=pool_size,
-            max_overflow=pool_size,
-            connect_args={"server_settings": {"application_name": "eventsourcing-projections"}},
+        self.runner = PostgresRunner(
+            url,
+            what="PostgreSQL projection store",
+            max_size=2 * pool_size,
+            command_timeout=command_timeout,
+            settings={"application_name": "eventsourcing-projections"},
         )
 
     async def open(self) -> None:
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(text(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})"))
-                await conn.run_sync(metadata.create_all)
-        except (SQLAlchemyError, OSError) as err:
-            raise _translate(err, f"cannot open the PostgreSQL projection store {self._where()}") from err
+        await self.runner.open(_create_schema)
 
     async def close(self) -> None:
-        await self._engine.dispose()
+        await self.runner.close()
 
     async def load(self, name: str) -> Checkpoint:
-        async with self._connection() as raw:
-            await raw.execute(_ENSURE, name)
-            row = await raw.fetchrow(_LOAD, name)
-        return _checkpoint(name, row)
+        return _checkpoint(name, await self.runner.call(_load, name, retry=True))
 
     async def commit(
         self, expected: Checkpoint, position: Any, view: View | None, dead_letter: DeadLetter | None
@@ -102,19 +105,14 @@ class PostgresCheckpointBackend:
         old, new = encode_position(expected.position), encode_position(position)
         args = (new, iso_utc(now), expected.name, expected.seq, old)
         if view is not None and view.in_transaction:
-            conn, raw, tx = view.tx
+            lease: Lease = view.tx
             view.in_transaction, view.tx = False, None
             try:
-                done = await _finish(raw, tx, args, ops, dead)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as err:
-                raise _translate(err, f"PostgreSQL projection store {self._where()}") from err
+                done = await lease.run(_finish, args, ops, dead)
             finally:
-                await conn.close()
+                lease.release()
         else:
-            async with self._connection() as raw:
-                tx = raw.transaction()
-                await tx.start()
-                done = await _finish(raw, tx, args, ops, dead)
+            done = await self.runner.call(_commit, args, ops, dead)
         if not done:
             raise CheckpointConflict(expected.name, expected.seq)
         return Checkpoint(expected.name, position, expected.seq + 1, now)
@@ -124,118 +122,124 @@ class PostgresCheckpointBackend:
             if not view.in_transaction:
                 assert view.expected is not None
                 expected = view.expected
-                conn = await self._engine.connect()
-                raw: Any = (await conn.get_raw_connection()).driver_connection
-                tx = raw.transaction()
-                await tx.start()
-                view.tx, view.in_transaction = (conn, raw, tx), True
-                stored = await raw.fetchrow(_CHECK, expected.name)
+                lease = await self.runner.lease()
+                view.tx, view.in_transaction = lease, True
+                stored = await lease.run(_begin_and_check, expected.name)
                 if stored is None or (stored[0], stored[1]) != (expected.seq, encode_position(expected.position)):
                     await self.discard(view)
                     raise CheckpointConflict(expected.name, expected.seq)
-            _conn, raw, _tx = view.tx
-            for statement, rows in view.take_ops():
-                await raw.executemany(statement, rows)
-            return [tuple(row) for row in await raw.fetch(view.tables.prepare(sql), *params)]
+            held: Lease = view.tx
+            return await held.run(_fetch_in, view.take_ops(), view.tables.prepare(sql), params)
         except CheckpointConflict:
             raise
-        except BaseException as err:
+        except BaseException:
             await self.discard(view)
-            if isinstance(err, asyncpg.PostgresError | asyncpg.InterfaceError | OSError):
-                raise _translate(err, f"PostgreSQL projection store {self._where()}") from err
             raise
 
     async def discard(self, view: View) -> None:
         view.take_ops()
         if view.in_transaction:
-            conn, _raw, tx = view.tx
+            lease: Lease = view.tx
             view.in_transaction, view.tx = False, None
-            try:
-                await tx.rollback()
-            finally:
-                await conn.close()
+            # Given back inside its transaction, the connection is closed (the server rolls back).
+            lease.release()
 
     async def reset(self, name: str, drop: Sequence[Table], create: Sequence[Table]) -> Checkpoint:
         statements = [*drop_statements(drop, _DIALECT), *create_statements(create, _DIALECT)]
-        async with self._connection() as raw, raw.transaction():
-            await raw.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
-            # The checkpoint row first, the tables after: a batch's commit locks them in that order
-            # (its compare-and-set, then its writes), so a reset taking the tables first deadlocks.
-            await raw.execute(_ENSURE, name)
-            await raw.execute(_RESET, name, iso_utc(clock.now()))
-            for statement in statements:
-                await raw.execute(statement)
-            await raw.execute(f"DELETE FROM {DEAD_LETTERS} WHERE name = $1", name)
-            await raw.execute(f"DELETE FROM {ERRORS} WHERE name = $1", name)
-            row = await raw.fetchrow(_LOAD, name)
-        return _checkpoint(name, row)
+        return _checkpoint(name, await self.runner.call(_reset, name, statements, retry=True))
 
     async def create_tables(self, tables: Sequence[Table]) -> None:
-        async with self._connection() as raw, raw.transaction():
-            await raw.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
-            for statement in create_statements(tables, _DIALECT):
-                await raw.execute(statement)
+        await self.runner.call(_in_schema_lock, create_statements(tables, _DIALECT), retry=True)
 
     async def dead_letters(self, name: str) -> list[DeadLetter]:
-        async with self._connection() as raw:
-            rows = await raw.fetch(_DEAD_LIST, name)
+        rows = await self.runner.call(_fetch, _DEAD_LIST, (name,), retry=True)
         return [
             DeadLetter(n, UUID(e), s, v, t, decode_position(p), err, dt.datetime.fromisoformat(at))
             for n, e, s, v, t, p, err, at in rows
         ]
 
     async def record_error(self, checkpoint: Checkpoint, error: str) -> None:
-        async with self._connection() as raw:
-            await raw.execute(_ERROR, checkpoint.name, checkpoint.seq, error, iso_utc(clock.now()))
+        await self.runner.call(
+            _execute, _ERROR, (checkpoint.name, checkpoint.seq, error, iso_utc(clock.now())), retry=True
+        )
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        prepared = _numbered(sql)
-        async with self._connection() as raw:
-            return [tuple(row) for row in await raw.fetch(prepared, *params)]
-
-    def _connection(self) -> _Connection:
-        return _Connection(self)
-
-    def _where(self) -> str:
-        return self._engine.url.render_as_string(hide_password=True).replace("postgresql+asyncpg://", "postgresql://")
+        return await self.runner.call(_fetch, _numbered(sql), params, retry=True)
 
 
-class _Connection:
-    """A pooled connection's asyncpg connection, with driver errors translated on the way out."""
-
-    def __init__(self, backend: PostgresCheckpointBackend) -> None:
-        self._backend = backend
-        self._conn: AsyncConnection | None = None
-
-    async def __aenter__(self) -> Any:
-        try:
-            self._conn = await self._backend._engine.connect()
-            return (await self._conn.get_raw_connection()).driver_connection
-        except (SQLAlchemyError, OSError) as err:
-            raise _translate(err, f"PostgreSQL projection store {self._backend._where()}") from err
-
-    async def __aexit__(self, exc_type: object, exc: BaseException | None, _tb: object) -> None:
-        assert self._conn is not None
-        await self._conn.close()
-        if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError | OSError):
-            raise _translate(exc, f"PostgreSQL projection store {self._backend._where()}") from exc
+# -- the operations, each one function over an asyncpg connection ---------------------------------
 
 
-async def _finish(raw: Any, tx: Any, args: tuple[Any, ...], ops: Ops, dead: tuple[Any, ...] | None) -> bool:
-    try:
-        if await raw.execute(_ADVANCE, *args) != "UPDATE 1":
-            await raw.execute(_ENSURE, args[2])  # a checkpoint never loaded: create it, then try once more
-            if args[3] != 0 or await raw.execute(_ADVANCE, *args) != "UPDATE 1":
-                await tx.rollback()
-                return False
-        for statement, rows in ops:
-            await raw.executemany(statement, rows)
-        if dead is not None:
-            await raw.execute(_DEAD, *dead)
-        await tx.commit()
-    except BaseException:
-        await tx.rollback()
-        raise
+async def _create_schema(conn: asyncpg.Connection) -> None:
+    await _in_schema_lock(conn, create_statements(metadata.sorted_tables, _DIALECT))
+
+
+async def _in_schema_lock(conn: asyncpg.Connection, statements: Sequence[str]) -> None:
+    async with conn.transaction():
+        await conn.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+        for statement in statements:
+            await conn.execute(statement)
+
+
+async def _load(conn: asyncpg.Connection, name: str) -> Any:
+    await conn.execute(_ENSURE, name)
+    return await conn.fetchrow(_LOAD, name)
+
+
+async def _reset(conn: asyncpg.Connection, name: str, statements: Sequence[str]) -> Any:
+    async with conn.transaction():
+        await conn.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+        # The checkpoint row first, the tables after: a batch's commit locks them in that order
+        # (its compare-and-set, then its writes), so a reset taking the tables first deadlocks.
+        await conn.execute(_ENSURE, name)
+        await conn.execute(_RESET, name, iso_utc(clock.now()))
+        for statement in statements:
+            await conn.execute(statement)
+        await conn.execute(f"DELETE FROM {DEAD_LETTERS} WHERE name = $1", name)
+        await conn.execute(f"DELETE FROM {ERRORS} WHERE name = $1", name)
+        return await conn.fetchrow(_LOAD, name)
+
+
+async def _fetch(conn: asyncpg.Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in await conn.fetch(sql, *params)]
+
+
+async def _execute(conn: asyncpg.Connection, sql: str, params: Sequence[Any]) -> None:
+    await conn.execute(sql, *params)
+
+
+async def _begin_and_check(conn: asyncpg.Connection, name: str) -> Any:
+    await conn.execute("BEGIN")
+    return await conn.fetchrow(_CHECK, name)
+
+
+async def _fetch_in(conn: asyncpg.Connection, ops: Ops, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    for statement, rows in ops:
+        await conn.executemany(statement, rows)
+    return [tuple(row) for row in await conn.fetch(sql, *params)]
+
+
+async def _commit(conn: asyncpg.Connection, args: tuple[Any, ...], ops: Ops, dead: tuple[Any, ...] | None) -> bool:
+    await conn.execute("BEGIN")
+    return await _finish(conn, args, ops, dead)
+
+
+async def _finish(conn: asyncpg.Connection, args: tuple[Any, ...], ops: Ops, dead: tuple[Any, ...] | None) -> bool:
+    """The rest of a batch's transaction (opened by the caller): compare-and-set, view changes, COMMIT.
+
+    On an error the transaction is left open: the connection goes back to the pool in it and is
+    closed there, which rolls it back (no extra round trip, and nothing to fail on a dead connection).
+    """
+    if await conn.execute(_ADVANCE, *args) != "UPDATE 1":
+        await conn.execute(_ENSURE, args[2])  # a checkpoint never loaded: create it, then try once more
+        if args[3] != 0 or await conn.execute(_ADVANCE, *args) != "UPDATE 1":
+            await conn.execute("ROLLBACK")
+            return False
+    for statement, rows in ops:
+        await conn.executemany(statement, rows)
+    if dead is not None:
+        await conn.execute(_DEAD, *dead)
+    await conn.execute("COMMIT")
     return True
 
 
@@ -262,13 +266,3 @@ def _checkpoint(name: str, row: Any) -> Checkpoint:
     position, seq, updated_at, error = row
     at = None if updated_at is None else dt.datetime.fromisoformat(updated_at)
     return Checkpoint(name, decode_position(position), seq, at, error)
-
-
-def _translate(err: BaseException, where: str) -> StoreError:
-    if isinstance(err, DBAPIError) and err.orig is not None:
-        err = err.orig.__cause__ or err.orig
-    state = getattr(err, "sqlstate", None) or ""
-    message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    if isinstance(err, OSError | asyncpg.PostgresConnectionError) or state.startswith(("08", "57P", "53", "3D")):
-        return StoreUnavailable(f"{where}: {message}")
-    return StoreError(f"{where}: {message} (SQLSTATE {state})" if state else f"{where}: {message}")

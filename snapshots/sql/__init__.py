@@ -12,6 +12,7 @@ from typing import Protocol, Self
 
 from eventsourcing.errors import ConfigurationError
 from eventsourcing.snapshotting import Snapshot
+from eventsourcing.urls import redact
 
 
 class _Backend(Protocol):
@@ -34,10 +35,14 @@ class SQLSnapshotStore:
     """``SQLSnapshotStore("sqlite:///events.db")`` or ``SQLSnapshotStore("postgresql://user@host/db")``.
 
     The event store's database is fine (the table is ``snapshots``), or another one. ``busy_timeout``
-    (seconds) bounds waits for SQLite's write lock; ``pool_size`` is PostgreSQL's connection pool.
+    (seconds) bounds waits for SQLite's write lock; ``pool_size`` is PostgreSQL's connection pool and
+    ``command_timeout`` its client-side timeout (seconds, or None; the URL's ``?command_timeout=``
+    overrides it).
     """
 
-    def __init__(self, url: str, *, busy_timeout: float = 10.0, pool_size: int = 2) -> None:
+    def __init__(
+        self, url: str, *, busy_timeout: float = 10.0, pool_size: int = 2, command_timeout: float | None = 30.0
+    ) -> None:
         self.url = url
         scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
         self._backend: _Backend
@@ -48,10 +53,10 @@ class SQLSnapshotStore:
         elif scheme in ("postgresql", "postgres"):
             from snapshots.sql.postgres import PostgresSnapshots
 
-            self._backend = PostgresSnapshots(url, pool_size=pool_size)
+            self._backend = PostgresSnapshots(url, pool_size=pool_size, command_timeout=command_timeout)
         else:
             raise ConfigurationError(
-                f"SQLSnapshotStore does not support {scheme!r} URLs (use sqlite:///path.db or postgresql://...)"
+                f"SQLSnapshotStore does not support {redact(scheme)!r} URLs (use sqlite:///path.db or postgresql://...)"
             )
 
     async def __aenter__(self) -> Self:
@@ -88,4 +93,4 @@ class SQLSnapshotStore:
         return await self._backend.prune(stream_type=stream_type, keep_fingerprint=keep_fingerprint)
 
     def __repr__(self) -> str:
-        return f"SQLSnapshotStore({self.url!r})"
+        return f"SQLSnapshotStore({redact(self.url)!r})"

@@ -1,30 +1,29 @@
-"""Snapshots in a PostgreSQL table (SQLAlchemy creates the engine, pool and schema; asyncpg runs the
-statements), in the event store's database or another one.
+"""Snapshots in a PostgreSQL table, in the event store's database or another one.
 
-It follows the PostgreSQL event store (`eventsourcing.stores.sql.postgres`): each operation checks a
-raw asyncpg connection out of the pool and runs one statement, which is its own transaction; the
-schema is created under an advisory lock (processes opening a new database at once would race on
-the catalogs); driver errors are translated by the event store's one translator.
+It runs on the shared PostgreSQL access layer (`eventsourcing.stores.sql.pg_runner`: pool,
+reconnect, command timeout, the one translator of driver errors), as the event store does: each
+operation is one statement on a pooled connection, its own transaction; the schema is created
+under an advisory lock (processes opening a new database at once would race on the catalogs).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, DateTime, Index, Integer, LargeBinary, MetaData, PrimaryKeyConstraint, Table, Text, text
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import Column, DateTime, Index, Integer, LargeBinary, MetaData, PrimaryKeyConstraint, Table, Text
 
 from eventsourcing.clock import require_aware
-from eventsourcing.errors import StoreError
 from eventsourcing.snapshotting import Snapshot
 
 # Importing the event store's module first says what to install when asyncpg is missing.
-from eventsourcing.stores.sql.postgres import _driver_error, _lost, _translate  # isort: skip
+from eventsourcing.stores.sql.postgres import DIALECT  # isort: skip
 
 import asyncpg  # isort: skip
+
+from eventsourcing.stores.sql.ddl import create_statements  # isort: skip
+from eventsourcing.stores.sql.pg_runner import PostgresRunner  # isort: skip
+from eventsourcing.stores.sql.pg_url import DEFAULT_COMMAND_TIMEOUT  # isort: skip
 
 T = TypeVar("T")
 
@@ -68,33 +67,23 @@ _PRUNE = "DELETE FROM snapshots WHERE stream_type = $1 AND fingerprint <> $2"
 class PostgresSnapshots:
     """The PostgreSQL side of `SQLSnapshotStore`."""
 
-    def __init__(self, url: str, *, pool_size: int = 2) -> None:
-        rest = url.split("://", 1)[1]
+    def __init__(
+        self, url: str, *, pool_size: int = 2, command_timeout: float | None = DEFAULT_COMMAND_TIMEOUT
+    ) -> None:
         self.url = url
-        self._engine: AsyncEngine = create_async_engine(
-            f"postgresql+asyncpg://{rest}",
-            pool_size=pool_size,
-            max_overflow=pool_size,
-            connect_args={"server_settings": {"application_name": "eventsourcing-snapshots"}},
+        self.runner = PostgresRunner(
+            url,
+            what="PostgreSQL snapshot store",
+            max_size=2 * pool_size,
+            command_timeout=command_timeout,
+            settings={"application_name": "eventsourcing-snapshots"},
         )
-        self._open = False
 
     async def open(self) -> None:
-        if self._open:
-            return
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(text(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})"))
-                await conn.run_sync(metadata.create_all)
-        except SQLAlchemyError as err:
-            raise _translate(_driver_error(err), f"cannot open the PostgreSQL snapshot store {self._where()}") from err
-        except OSError as err:
-            raise _translate(err, f"cannot open the PostgreSQL snapshot store {self._where()}") from err
-        self._open = True
+        await self.runner.open(_create_schema)
 
     async def close(self) -> None:
-        self._open = False
-        await self._engine.dispose()
+        await self.runner.close()
 
     async def save(self, snapshot: Snapshot) -> None:
         row = (
@@ -105,60 +94,30 @@ class PostgresSnapshots:
             snapshot.fingerprint,
             snapshot.state,
         )
-        await self._call(_execute, _SAVE, *row)
+        await self.runner.call(_execute, _SAVE, *row, retry=True)
 
     async def latest(
         self, stream_id: str, *, fingerprint: str, max_version: int | None, as_of: dt.datetime | None
     ) -> Snapshot | None:
         upto = _MAX_VERSION if max_version is None else min(max_version, _MAX_VERSION)
         until = _FAR_FUTURE if as_of is None else require_aware(as_of, "as_of")
-        rows = await self._call(_fetch, _LATEST, stream_id, fingerprint, upto, until)
+        rows = await self.runner.call(_fetch, _LATEST, stream_id, fingerprint, upto, until, retry=True)
         return Snapshot(*rows[0]) if rows else None
 
     async def list(self, *, stream_id: str | None, stream_type: str | None) -> list[Snapshot]:
-        rows = await self._call(_fetch, _LIST, stream_id, stream_type)
+        rows = await self.runner.call(_fetch, _LIST, stream_id, stream_type, retry=True)
         return [Snapshot(*row) for row in rows]
 
     async def prune(self, *, stream_type: str, keep_fingerprint: str) -> int:
-        status = await self._call(_execute, _PRUNE, stream_type, keep_fingerprint)
+        status = await self.runner.call(_execute, _PRUNE, stream_type, keep_fingerprint, retry=True)
         return int(status.rsplit(" ", 1)[-1])  # "DELETE <n>"
 
-    async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """One statement on a pooled driver connection, with driver errors translated."""
-        if not self._open:
-            raise StoreError(
-                "the PostgreSQL snapshot store is not open: use `async with store:` or `await store.open()`"
-            )
-        where = f"PostgreSQL snapshot store {self._where()}"
-        try:
-            raw = await self._engine.raw_connection()
-            driver: asyncpg.Connection = raw.driver_connection
-            if driver.is_closed():  # dropped by the server while idle in the pool: connect afresh
-                raw.invalidate()
-                await self._engine.dispose(close=False)
-                raw = await self._engine.raw_connection()
-                driver = raw.driver_connection
-            try:
-                result = await fn(driver, *args)
-            except Exception as err:
-                if _lost(driver, err):
-                    raw.invalidate(err)
-                    await self._engine.dispose(close=False)
-                else:
-                    raw.close()
-                raise
-            except BaseException:
-                raw.invalidate()  # cancelled mid-statement: this connection must not serve anyone again
-                raise
-            raw.close()
-            return result
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as err:
-            raise _translate(err, where) from err
-        except SQLAlchemyError as err:  # checking a connection out of the pool
-            raise _translate(_driver_error(err), where) from err
 
-    def _where(self) -> str:
-        return self._engine.url.render_as_string(hide_password=True).replace("postgresql+asyncpg://", "postgresql://")
+async def _create_schema(connection: asyncpg.Connection) -> None:
+    async with connection.transaction():
+        await connection.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+        for statement in create_statements(metadata.sorted_tables, DIALECT):
+            await connection.execute(statement)
 
 
 async def _fetch(connection: asyncpg.Connection, sql: str, *args: Any) -> list[Any]:

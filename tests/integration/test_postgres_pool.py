@@ -168,3 +168,19 @@ def test_max_size_must_be_positive() -> None:
 
     with pytest.raises(ValueError, match="max_size"):
         ConnectionPool(never, max_size=0)
+
+
+async def test_a_bounded_wait_for_a_slot_times_out_and_leaves_the_pool_whole(postgres_url: str) -> None:
+    connect = Connector(postgres_url)
+    pool = ConnectionPool(connect, max_size=1)
+    try:
+        held = await pool.acquire()
+        with pytest.raises(TimeoutError):
+            await pool.acquire(within=0.01)  # every slot busy: the wait is bounded
+        assert pool.size == 1
+        pool.release(held)
+        again = await pool.acquire(within=0.01)  # a free connection is handed over without waiting
+        assert again is held and len(connect.opened) == 1
+        pool.release(again)
+    finally:
+        await pool.close()

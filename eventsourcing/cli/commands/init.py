@@ -7,6 +7,7 @@ import asyncio
 from eventsourcing.cli.options import SnapshotsURL, StoreURL
 from eventsourcing.cli.rendering import say
 from eventsourcing.cli.stores import open_events, open_snapshots, scheme_of, sqlite_path
+from eventsourcing.urls import redact
 
 
 def command(
@@ -41,7 +42,7 @@ async def _init_one(url: str, what: str) -> str:
             streams = len(await store.list_streams(limit=1001))
         found = f"{streams:,} streams" if streams <= 1000 else "more than 1,000 streams"
         return (
-            f"{what}: Kafka store {url} is reachable ({found}); a topic per aggregate type is created "
+            f"{what}: Kafka store {redact(url)} is reachable ({found}); a topic per aggregate type is created "
             "by its first append"
         )
     path = sqlite_path(url)
@@ -51,4 +52,4 @@ async def _init_one(url: str, what: str) -> str:
         pass
     created = f"created SQLite database {path}; " if path is not None and not existed else ""
     table = "events table" if what == "events" else "snapshots table"
-    return f"{what}: {created}{table} ready in {url}"
+    return f"{what}: {created}{table} ready in {redact(url)}"

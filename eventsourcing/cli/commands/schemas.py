@@ -15,6 +15,7 @@ from eventsourcing.cli.options import AppModules, StoreURL
 from eventsourcing.cli.rendering import say, write_json
 from eventsourcing.cli.stores import open_events
 from eventsourcing.registry import events_registry
+from eventsourcing.urls import redact
 
 app = typer.Typer(
     name="schemas",
@@ -98,7 +99,7 @@ def list_(
             write_json(row)
         return
     if not rows:
-        say(f"no Avro schemas in {store} (its events are JSON, or it has none)")
+        say(f"no Avro schemas in {redact(store)} (its events are JSON, or it has none)")
     for row in rows:
         say(f"{row['schema_id']:>10}  {row['event_type']} v{row['schema_version']}  ({row['fields']} fields)")
 
@@ -107,6 +108,6 @@ async def _stored(url: str) -> list[Mapping[str, Any]]:
     async with open_events(url) as store:
         read = getattr(store, "stored_schemas", None)
         if read is None:
-            raise UsageError(f"{url} keeps no Avro schemas (use a SQL or Kafka store)")
+            raise UsageError(f"{redact(url)} keeps no Avro schemas (use a SQL or Kafka store)")
         schemas: list[Mapping[str, Any]] = await read()
         return schemas

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.clock import monotonic
 from eventsourcing.errors import (
     ConcurrencyError,
     DuplicateEventId,
@@ -201,7 +201,7 @@ class KafkaIndex:
         heads: dict[tuple[int, str], tuple[int, int]] = {}  # the last accepted event per partition and type
         if self._since is None:
             db.execute("BEGIN IMMEDIATE")
-            self._since = time.monotonic()
+            self._since = monotonic()
         db.execute("SAVEPOINT apply")
         try:
             for part, records, end in fetched:
@@ -231,7 +231,7 @@ class KafkaIndex:
             raise
         for part, next_offset in moved:
             part.next_offset = next_offset
-        if time.monotonic() - self._since >= self.commit_interval:
+        if monotonic() - self._since >= self.commit_interval:
             self.flush()
         return outcomes
 

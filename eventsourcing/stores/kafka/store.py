@@ -24,11 +24,11 @@ import hashlib
 import logging
 import re
 import sqlite3
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Self
 from uuid import UUID, uuid4
 
+from eventsourcing.clock import monotonic
 from eventsourcing.errors import ConfigurationError, EventSourcingError, StoreError, StoreUnavailable
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.registry import EventRegistry
@@ -197,7 +197,7 @@ class KafkaEventStore:
         for topic, count in found.items():
             for partition in range(count):
                 self._index.partition(topic, partition)
-        self._topics_read_at = time.monotonic()
+        self._topics_read_at = monotonic()
 
     async def _ensure_topic(self, topic: str) -> None:
         if topic in self._topics:
@@ -286,7 +286,7 @@ class KafkaEventStore:
         while True:
             await asyncio.sleep(self.poll_interval if not failures else min(5.0, 0.1 * 2**failures))
             try:
-                if time.monotonic() - self._topics_read_at > self.metadata_interval:
+                if monotonic() - self._topics_read_at > self.metadata_interval:
                     await self._refresh_topics()
                 parts = list(self._index.partitions.values())
                 more = bool(parts)

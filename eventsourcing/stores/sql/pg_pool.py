@@ -10,17 +10,21 @@ once when one is idle, ``release`` is synchronous. Connections are opened on dem
 ``max_size``; beyond that callers wait in arrival order. A connection that comes back closed,
 inside a transaction, or from before `expire` is discarded (closed), and its slot is handed to the
 next waiter. Idle connections older than ``max_idle`` seconds are closed when next met.
+
+Ages are measured on `eventsourcing.clock.monotonic`, which freezegun does not move: a test that
+moves the application clock by minutes between commands must not make every connection look stale.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
 import asyncpg
+
+from eventsourcing.clock import monotonic
 
 _CLOSE_TIMEOUT = 2.0
 
@@ -57,11 +61,19 @@ class ConnectionPool:
         """Connections open (or being opened) now, idle or in use."""
         return self._size
 
-    async def acquire(self) -> asyncpg.Connection:
-        """A connection for the caller alone until it `release`s it."""
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def acquire(self, within: float | None = None) -> asyncpg.Connection:
+        """A connection for the caller alone until it `release`s it.
+
+        ``within`` (seconds) bounds the wait for a free slot (opening a connection is bounded by
+        the ``connect`` function's own timeout): `TimeoutError` when it expires.
+        """
         if self._closed:
             raise _closed()
-        now = time.monotonic()
+        now = monotonic()
         while self._idle:
             conn, since = self._idle.pop()
             if conn.is_closed() or now - since > self._max_idle:
@@ -70,6 +82,12 @@ class ConnectionPool:
             return conn
         if self._size < self._max_size:
             return await self._open()
+        if within is None:
+            return await self._wait()
+        async with asyncio.timeout(within):
+            return await self._wait()
+
+    async def _wait(self) -> asyncpg.Connection:
         waiter: asyncio.Future[asyncpg.Connection | None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
@@ -101,7 +119,7 @@ class ConnectionPool:
             if not waiter.done():
                 waiter.set_result(conn)
                 return
-        self._idle.append((conn, time.monotonic()))
+        self._idle.append((conn, monotonic()))
 
     def expire(self) -> None:
         """Close every idle connection now, and every connection in use when it comes back

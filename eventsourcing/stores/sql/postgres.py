@@ -20,11 +20,13 @@ table (waiting at most the busy timeout) and number their events ``max(position)
 it, so positions are dense and commit-ordered and the token is a plain int; writers to different
 streams then wait for one another. Every writer of one table must use the same mode.
 
-Execution: SQLAlchemy creates the schema; each operation then takes a connection from a lean pool
-(`pg_pool`) and runs outside any transaction, so a statement is its own transaction: an append of
-a few events is one round trip (one statement that reads the stream's version, checks the
-expectation and inserts the whole batch from arrays); a big batch goes in through COPY (`pg_copy`).
-Driver errors are translated in one place, `_translate`.
+Execution: the shared PostgreSQL access layer (`pg_runner`: lean pool, reconnect, command timeout,
+error translation) runs each operation on a pooled connection outside any transaction, so a
+statement is its own transaction: an append of a few events is one round trip (one statement that
+reads the stream's version, checks the expectation and inserts the whole batch from arrays); a big
+batch goes in through COPY (`pg_copy`). An append whose connection is lost or times out after it
+was sent raises `AppendOutcomeUnknown`: re-sending the same event ids settles it (an exact retry
+returns the original result). SQLAlchemy only describes the schema (its DDL is compiled once).
 """
 
 from __future__ import annotations
@@ -51,16 +53,13 @@ from sqlalchemy import (
     Uuid,
     text,
 )
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.types import UserDefinedType
 
 from eventsourcing.errors import (
+    AppendOutcomeUnknown,
     ConcurrencyError,
     ConfigurationError,
-    EventSourcingError,
-    StoreError,
-    StoreUnavailable,
     StreamTypeMismatch,
 )
 from eventsourcing.events import EMPTY_METADATA, DomainEvent, NewEvent, RecordedEvent
@@ -76,6 +75,7 @@ from eventsourcing.stores.base import (
     resolve_retry,
     utc_timestamp,
 )
+from eventsourcing.stores.sql.ddl import create_statements
 from eventsourcing.stores.sql.rows import decode_rows
 
 try:
@@ -86,10 +86,13 @@ except ImportError as err:  # pragma: no cover - depends on the installed extras
     ) from err
 
 from eventsourcing.stores.sql.pg_copy import copy_rows, micros
-from eventsourcing.stores.sql.pg_pool import ConnectionPool
+from eventsourcing.stores.sql.pg_errors import translate
+from eventsourcing.stores.sql.pg_runner import PostgresRunner
+from eventsourcing.stores.sql.pg_url import DEFAULT_COMMAND_TIMEOUT
 
 T = TypeVar("T")
 
+DIALECT = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 ISOLATION_LEVELS = ("READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE")
 
 
@@ -221,7 +224,6 @@ _BELOW_HORIZON = "xid < (SELECT pg_snapshot_xmin(pg_current_snapshot()))"
 # runs in UTC with DateStyle ISO), both converted by `RecordedEvent` only when someone reads them;
 # asyncpg's datetime and UUID decoders cost more per row than the rest of the row together.
 _ROW_TAIL = "stream_id, version, uuid_send(event_id), event_type, schema_version, timestamp::text, metadata, payload"
-_SESSION = {"TimeZone": "UTC", "DateStyle": "ISO"}
 
 
 @dataclass(frozen=True)
@@ -313,8 +315,9 @@ def _copy_micros(timestamp: dt.datetime) -> int:
 
 
 _READ_ATTEMPTS = 5  # a read chosen as a serialization victim is run again, up to this many times
-# SQLSTATE classes of a server that is going away, refusing connections or out of resources.
-_UNAVAILABLE_CLASSES = ("08", "57P", "53")
+# Errors the store resolves itself: a race for a stream's version or for event ids, a serialization failure.
+_CONFLICTS = (asyncpg.UniqueViolationError, asyncpg.TransactionRollbackError)
+_RETRYABLE = (asyncpg.TransactionRollbackError,)
 
 
 async def append_rows(
@@ -379,9 +382,8 @@ class PostgresBackend:
         isolation_level: str | None = None,
         strict_order: bool = False,
         busy_timeout: float = 10.0,
+        command_timeout: float | None = DEFAULT_COMMAND_TIMEOUT,
     ) -> None:
-        from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-
         level = (isolation_level or "READ COMMITTED").upper().replace("_", " ")
         if level not in ISOLATION_LEVELS:
             raise ConfigurationError(
@@ -396,62 +398,35 @@ class PostgresBackend:
         self._lock_timeout = busy_timeout if strict_order else None
         self._sql = STRICT if strict_order else HORIZON
         self._mapper = mapper
-        scheme, rest = url.split("://", 1)
-        if scheme.lower() not in ("postgresql", "postgres", "postgresql+asyncpg"):
-            raise ConfigurationError(f"not a PostgreSQL URL for asyncpg: {url!r}")
         # Every statement the store runs is its own transaction, at this level (so a serializable
-        # store needs no BEGIN/COMMIT round trips).
-        self._server_settings = {
-            "application_name": "eventsourcing",
-            "default_transaction_isolation": level.lower(),
-            **_SESSION,
-        }
-        self._dsn = f"postgresql://{rest}"
-        self._pool_size = pool_size
-        # SQLAlchemy creates the schema (one short-lived connection, no pool kept); the operations
-        # run on an asyncpg pool of their own (its acquire/release costs a fraction of SQLAlchemy's
-        # checkout, and the pool does not reset connections with a round trip on release).
-        self._engine: AsyncEngine = create_async_engine(
-            f"postgresql+asyncpg://{rest}",
-            poolclass=NullPool,
-            connect_args={"server_settings": self._server_settings},
+        # store needs no BEGIN/COMMIT round trips). Operations run on the shared access layer's lean
+        # pool (`pg_runner`): its acquire/release costs a fraction of SQLAlchemy's checkout, and it
+        # does not reset connections with a round trip on release.
+        self.runner = PostgresRunner(
+            url,
+            what="PostgreSQL store",
+            max_size=2 * pool_size,
+            command_timeout=command_timeout,
+            settings={"application_name": "eventsourcing", "default_transaction_isolation": level.lower()},
         )
-        self._pool: ConnectionPool | None = None
-        self._open = False
 
     async def open(self) -> None:
-        if self._open:
-            return
-        try:
-            async with self._engine.begin() as conn:
-                version = conn.dialect.server_version_info or (0,)
-                if version < (13,):
-                    raise ConfigurationError(
-                        f"the PostgreSQL event store needs PostgreSQL 13 or newer (xid8), found {version}"
-                    )
-                await conn.execute(text(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})"))
-                await conn.run_sync(metadata.create_all)
-                if self.strict_order:
-                    await conn.execute(text(STRICT_INDEX))
-                    await conn.execute(text(STRICT_FUNCTION))
-            await self._engine.dispose()
-            self._pool = ConnectionPool(self._connect, max_size=2 * self._pool_size)
-        except SQLAlchemyError as err:
-            raise _translate(_driver_error(err), f"cannot open the PostgreSQL store {self._where()}") from err
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as err:
-            raise _translate(err, f"cannot open the PostgreSQL store {self._where()}") from err
-        self._open = True
+        await self.runner.open(self._create_schema)
 
-    async def _connect(self) -> asyncpg.Connection:
-        conn: asyncpg.Connection = await asyncpg.connect(self._dsn, server_settings=self._server_settings)
-        return conn
+    async def _create_schema(self, connection: asyncpg.Connection) -> None:
+        version = self.runner.server_version or (connection.get_server_version().major,)
+        if version < (13,):
+            raise ConfigurationError(f"the PostgreSQL event store needs PostgreSQL 13 or newer (xid8), found {version}")
+        async with connection.transaction():
+            await connection.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+            for statement in create_statements(metadata.sorted_tables, DIALECT):
+                await connection.execute(statement)
+            if self.strict_order:
+                await connection.execute(STRICT_INDEX)
+                await connection.execute(STRICT_FUNCTION)
 
     async def close(self) -> None:
-        self._open = False
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
-        await self._engine.dispose()
+        await self.runner.close()
 
     # -- operations ---------------------------------------------------------------------------
 
@@ -472,12 +447,25 @@ class PostgresBackend:
             [encode_metadata(e.metadata) for e in events],
             [encode(e.event) for e in events],
         )
+
+        def unknown(detail: str) -> AppendOutcomeUnknown:
+            return AppendOutcomeUnknown(stream_id, detail)
+
         try:
             if by_copy:
-                actual, position, reused = await self._call(copy_rows, stream_id, stream_type, expected, columns)
+                actual, position, reused = await self.runner.call(
+                    copy_rows, stream_id, stream_type, expected, columns, keep=_CONFLICTS, outcome_unknown=unknown
+                )
             else:
-                actual, position, reused = await self._call(
-                    append_rows, stream_id, stream_type, expected, columns, self._lock_timeout
+                actual, position, reused = await self.runner.call(
+                    append_rows,
+                    stream_id,
+                    stream_type,
+                    expected,
+                    columns,
+                    self._lock_timeout,
+                    keep=_CONFLICTS,
+                    outcome_unknown=unknown,
                 )
         except asyncpg.TransactionRollbackError as err:  # serialization failure or deadlock: retryable
             raise ConcurrencyError(stream_id, expected, None, f"{err.__class__.__name__}: retry") from err
@@ -561,54 +549,16 @@ class PostgresBackend:
 
     # -- execution ----------------------------------------------------------------------------
 
-    async def _call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run one operation on a pooled driver connection. Conflicts (unique violations, serialization
-        failures, deadlocks) propagate as asyncpg raised them, for the caller to resolve; every other
-        driver error is translated."""
-        if not self._open:
-            raise StoreError("the PostgreSQL store is not open: use `async with store:` or `await store.open()`")
-        pool = self._pool
-        assert pool is not None
-        try:
-            driver = await pool.acquire()
-            try:
-                result = await fn(driver, *args)
-            except Exception as err:
-                if _lost(driver, err):
-                    # The server went away (or restarted), so the pooled siblings of this connection
-                    # are as dead as it is: close it, and have the pool close every other one (idle
-                    # ones now, checked-out ones when they come back). The next operation connects afresh.
-                    driver.terminate()
-                    pool.expire()
-                raise
-            except BaseException:
-                # Cancelled mid-statement: the protocol may be half-way through a message exchange,
-                # so this connection must not serve anyone again.
-                driver.terminate()
-                raise
-            finally:
-                pool.release(driver)  # a connection left in a transaction is closed, not reused
-            return result
-        except (asyncpg.UniqueViolationError, asyncpg.TransactionRollbackError):
-            raise
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError) as err:
-            raise _translate(err, f"PostgreSQL store {self._where()}") from err
-
     async def _read(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """A read: under SERIALIZABLE even a one-statement read can be chosen as a serialization
         victim; reads have no effects, so run it again (a few times) rather than bother the caller."""
         for attempt in range(1, _READ_ATTEMPTS + 1):
             try:
-                return await self._call(fn, *args)
+                return await self.runner.call(fn, *args, keep=_RETRYABLE, retry=True)
             except asyncpg.TransactionRollbackError as err:
                 if attempt == _READ_ATTEMPTS:
-                    raise _translate(err, f"PostgreSQL store {self._where()}") from err
-            except asyncpg.UniqueViolationError as err:  # pragma: no cover - reads insert nothing
-                raise _translate(err, f"PostgreSQL store {self._where()}") from err
+                    raise translate(err, self.runner.where) from err
         raise AssertionError("unreachable")
-
-    def _where(self) -> str:
-        return self._engine.url.render_as_string(hide_password=True).replace("postgresql+asyncpg://", "postgresql://")
 
 
 def decode_pair_rows(mapper: EventMapper, rows: list[Any]) -> list[RecordedEvent[DomainEvent]]:
@@ -685,37 +635,3 @@ async def _append_nothing(
 async def _refs(connection: asyncpg.Connection, sql: str, ids: list[UUID]) -> list[StoredRef]:
     rows = await connection.fetch(sql, ids)
     return [StoredRef(*row) for row in rows]
-
-
-def _lost(connection: asyncpg.Connection, err: Exception) -> bool:
-    """Whether an error left the connection unusable (as opposed to failing one statement)."""
-    state = getattr(err, "sqlstate", None) or ""
-    return (
-        connection.is_closed()
-        or isinstance(err, asyncpg.InterfaceError | asyncpg.InternalClientError | OSError)
-        or state.startswith(("08", "57P"))
-    )
-
-
-def _driver_error(err: SQLAlchemyError) -> BaseException:
-    """The driver's own exception under SQLAlchemy's wrappers (or the wrapper if there is none)."""
-    if isinstance(err, DBAPIError) and err.orig is not None:
-        orig: BaseException = err.orig
-        cause = orig.__cause__ or orig.__context__
-        return cause if isinstance(cause, asyncpg.PostgresError | OSError) else orig
-    return err
-
-
-def _translate(err: BaseException, where: str) -> EventSourcingError:
-    """The one place where driver errors become the library's own (callers chain the original)."""
-    state = getattr(err, "sqlstate", None) or ""
-    message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-    if state == "55P03":  # lock_not_available: the strict-order append lock, or a lock_timeout of the role
-        return StoreUnavailable(f"{where}: {message} (another writer held the lock longer than the busy timeout)")
-    if (
-        isinstance(err, OSError | asyncpg.PostgresConnectionError | asyncpg.InternalClientError)
-        or state.startswith(_UNAVAILABLE_CLASSES)
-        or state == "3D000"  # the database does not exist
-    ):
-        return StoreUnavailable(f"{where}: {message}")
-    return StoreError(f"{where}: {message} (SQLSTATE {state})" if state else f"{where}: {message}")

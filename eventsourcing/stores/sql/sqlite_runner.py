@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import random
 import sqlite3
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -29,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from eventsourcing.clock import monotonic
 from eventsourcing.errors import ConfigurationError, EventSourcingError, StoreError, StoreUnavailable
 from eventsourcing.stores.sql.ddl import create_statements
 
@@ -65,7 +65,7 @@ class SQLiteRunner:
         event.listen(self._engine.sync_engine, "connect", self._on_connect)
         self._pinned: AsyncConnection | None = None
         self._inline: sqlite3.Connection | None = None
-        self._last_yield = time.monotonic()
+        self._last_yield = monotonic()
 
     def _on_connect(self, dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
         cursor = dbapi_connection.cursor()
@@ -128,9 +128,9 @@ class SQLiteRunner:
             raise StoreError(f"the {self.what} is not open: use `async with store:` or `await store.open()`")
         # Operations run on the loop, so yield to the other tasks now and then, as real I/O would:
         # a task looping over the store never holds the loop for more than about a millisecond.
-        if time.monotonic() - self._last_yield >= _YIELD_EVERY:
+        if monotonic() - self._last_yield >= _YIELD_EVERY:
             await asyncio.sleep(0)
-            self._last_yield = time.monotonic()
+            self._last_yield = monotonic()
         deadline: float | None = None
         pause = 0.0002
         while True:
@@ -139,7 +139,7 @@ class SQLiteRunner:
             except sqlite3.Error as err:
                 if not is_busy(err):
                     raise translate(err) from err
-                now = time.monotonic()
+                now = monotonic()
                 if deadline is None:
                     deadline = now + self._busy_timeout
                 elif now >= deadline:

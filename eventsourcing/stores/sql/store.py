@@ -26,6 +26,7 @@ from eventsourcing.stores.base import (
 )
 from eventsourcing.stores.codecs import make_codec, schema_sync
 from eventsourcing.stores.replay import StreamEvents, stream_events
+from eventsourcing.urls import redact
 
 if TYPE_CHECKING:
     from eventsourcing.avro.persistence import SchemaStore
@@ -62,6 +63,9 @@ class SQLEventStore:
     another and positions are ``[xid, position]`` pairs (see docs/postgres.md).
     ``codec``: ``"json"`` (default), ``"avro"`` (schemas kept in the table ``event_schemas``; see
     docs/schema-evolution.md) or a `Codec`.
+    ``command_timeout`` (PostgreSQL): seconds to wait for the server's answer before
+    `StoreUnavailable` (`AppendOutcomeUnknown` for an append already sent); the URL parameter
+    ``?command_timeout=`` overrides it; None for no limit. See docs/postgres.md.
     """
 
     capabilities = StoreCapabilities(total_order=True)
@@ -76,6 +80,7 @@ class SQLEventStore:
         pool_size: int = 5,
         isolation_level: str | None = None,
         strict_order: bool = False,
+        command_timeout: float | None = 30.0,
     ) -> None:
         self.url = url
         mapper = EventMapper(make_codec(codec), registry)
@@ -99,10 +104,12 @@ class SQLEventStore:
                 isolation_level=isolation_level,
                 strict_order=strict_order,
                 busy_timeout=busy_timeout,
+                command_timeout=command_timeout,
             )
         else:
             raise ConfigurationError(
-                f"SQLEventStore does not support {scheme!r} URLs (use sqlite:///path.db or postgresql://user@host/db)"
+                f"SQLEventStore does not support {redact(scheme)!r} URLs "
+                "(use sqlite:///path.db or postgresql://user@host/db)"
             )
         self._schemas = schema_sync(mapper.codec, self.schema_store)
 
@@ -112,7 +119,8 @@ class SQLEventStore:
 
         if self.url.split(":", 1)[0].split("+", 1)[0].lower() == "sqlite":
             return SQLiteSchemaStore(self.url)
-        return PostgresSchemaStore(self.url)
+        # The event store's own access layer (pool, reconnect, timeout) while it is open.
+        return PostgresSchemaStore(self.url, runner=getattr(self._backend, "runner", None))
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -210,4 +218,4 @@ class SQLEventStore:
         return await self._backend.list_streams(stream_type, after, limit)
 
     def __repr__(self) -> str:
-        return f"SQLEventStore({self.url!r})"
+        return f"SQLEventStore({redact(self.url)!r})"
