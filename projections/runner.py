@@ -344,7 +344,7 @@ class ProjectionRunner:
                         lag_exact=False,
                         lag_seconds=0.0,
                         updated_at=p.checkpoint.updated_at,
-                        state="unavailable",
+                        state="retrying" if p.outage is not None else "unavailable",
                         error=f"{type(err).__name__}: {err}",
                         outage_since=p.outage_since,
                     )

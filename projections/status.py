@@ -18,7 +18,8 @@ class ProjectionStatus:
     says which), ``"failed"`` (another error) or ``"retrying"`` (a following runner cannot reach
     the event store or the view database: ``error`` is the last error, ``outage_since`` when the
     outage began; it resumes by itself). When the view database cannot be read now, the status is
-    this runner's own last knowledge of the checkpoint, with ``state="unavailable"`` and the error.
+    this runner's own last knowledge of the checkpoint, with the error, and ``state`` is
+    ``"retrying"`` if this runner's `run` is retrying, else ``"unavailable"``.
     """
 
     name: str
