@@ -9,6 +9,7 @@ See docs/projections.md.
 from eventsourcing import on
 from projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
 from projections.errors import CheckpointConflict, PoisonEvent, ProjectionError
+from projections.log import GlobalLog
 from projections.memory import MemoryCheckpointStore
 from projections.projector import Projector
 from projections.reactor import Reaction, Reactor, command_id_for
@@ -23,6 +24,7 @@ __all__ = [
     "CheckpointConflict",
     "CheckpointStore",
     "DeadLetter",
+    "GlobalLog",
     "MemoryCheckpointStore",
     "PoisonEvent",
     "ProjectionError",

@@ -43,7 +43,6 @@ from sqlalchemy import Table
 from eventsourcing import (
     AppendResult,
     DomainEvent,
-    EventStore,
     RecordedEvent,
     SerializationError,
     StoreError,
@@ -55,6 +54,7 @@ from eventsourcing.errors import Undecodable
 from eventsourcing.stores.sql.rows import iso_utc
 from projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
 from projections.errors import CheckpointConflict, PoisonEvent, ProjectionError
+from projections.log import GlobalLog
 from projections.projector import Handler, Projector
 from projections.reactor import DUE, FIRED, Reactor
 from projections.relay import Relay
@@ -141,7 +141,7 @@ class ProjectionRunner:
 
     def __init__(
         self,
-        store: EventStore,
+        store: GlobalLog,
         views: CheckpointStore | str,
         projectors: Sequence[Projector],
         *,

@@ -21,11 +21,13 @@ from typing import Any
 
 import fastavro
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from sqlalchemy import Column, MetaData, Table, Text
 
 from eventsourcing import DomainEvent, RecordedEvent, SQLEventStore, clock, on
-from projections import ProjectionRunner, Relay, integration_event_id
+from projections import PoisonEvent, ProjectionRunner, Projector, Relay, View, integration_event_id
 from projections.relay import headers_of, integration_events
+from projections.topic import KafkaTopic
 from tests.model import Cart, CheckOut, OpenCart, cart_bus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -201,3 +203,76 @@ async def test_a_relay_killed_anywhere_loses_nothing_and_duplicates_only_by_id(
         by_partition.setdefault(record.partition, []).append(log_order[record.key.decode()])
     assert all(order == sorted(order) for order in by_partition.values())
     assert len(records) - len(unique) >= republished  # those were published again, with the same ids
+
+
+# -- the consuming side: a projection of the topic ------------------------------------------------
+
+placed = Table(
+    "placed",
+    MetaData(),
+    Column("event_id", Text, primary_key=True),
+    Column("cart_id", Text, nullable=False),
+    Column("partition_offset", Text, nullable=False),
+)
+
+
+class Shipments(Projector):
+    """One row per integration event: duplicates on the topic (same event-id) are applied once."""
+
+    name = "shipments"
+    tables = (placed,)
+
+    @on(OrderPlaced)
+    def order_placed(self, event: RecordedEvent[OrderPlaced], view: View) -> None:
+        view.execute(
+            "INSERT INTO {placed} (event_id, cart_id, partition_offset) VALUES (?, ?, ?) "
+            "ON CONFLICT (event_id) DO NOTHING",
+            (str(event.event_id), event.event.cart_id, json.dumps(event.position, sort_keys=True)),
+        )
+
+
+class ForgivingShipments(Shipments):
+    name = "shipments-dl"
+    dead_letters = True
+
+
+async def test_a_projection_of_the_topic_applies_each_record_once_and_stops_at_a_bad_one(
+    store: SQLEventStore, kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    await checkout(store, 12)
+    topic = f"relay-{uuid.uuid4().hex[:10]}"
+    relay_views = f"sqlite:///{tmp_path / 'relay-views.db'}"
+    async with relay_class(topic)(kafka_bootstrap) as relay:
+        async with ProjectionRunner(store, relay_views, [relay], batch_size=5) as runner:
+            await runner.catch_up()
+            await runner.views.reset("order-events")  # a restored backup, say
+        async with ProjectionRunner(store, relay_views, [relay], batch_size=5) as runner:
+            await runner.catch_up()  # every record published again: twice on the topic
+    async with (
+        KafkaTopic(kafka_bootstrap, topic) as source,
+        ProjectionRunner(source, f"sqlite:///{tmp_path / 'shipping.db'}", [Shipments()], batch_size=7) as shipping,
+    ):
+        assert await shipping.catch_up() == 24
+        rows = await shipping.views.fetch("SELECT cart_id FROM placed")
+        assert sorted(r[0] for r in rows) == sorted(f"cart-{i}" for i in range(12))
+        head = await source.head()
+        assert source.covers((await shipping.views.load("shipments")).position, head)
+        assert await shipping.catch_up() == 0  # nothing twice: the offsets are its checkpoint
+
+        # A record that is not an integration event (no headers, not Avro): poison, or a dead letter.
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, b"not avro", key=b"cart-0")
+        finally:
+            await producer.stop()
+        with pytest.raises(PoisonEvent):
+            await shipping.catch_up()
+    async with (
+        KafkaTopic(kafka_bootstrap, topic) as source,
+        ProjectionRunner(source, f"sqlite:///{tmp_path / 'shipping.db'}", [ForgivingShipments()]) as shipping,
+    ):
+        assert await shipping.catch_up() == 25
+        (letter,) = await shipping.dead_letters("shipments-dl")
+        assert letter.stream_id == "cart-0"
+        assert len(await shipping.views.fetch("SELECT cart_id FROM placed")) == 12
