@@ -482,7 +482,7 @@ class ProjectionRunner:
         delay = self.poll_interval
         while not self._stop.is_set():
             try:
-                _count, at_end = await self._step(p)
+                count, at_end = await self._step(p)
             except StoreUnavailable as err:
                 await self._retry_later(p, err)
                 continue
@@ -494,8 +494,9 @@ class ProjectionRunner:
             if p.outage is not None:
                 _log.warning("projection %r: the store answers again after %d retries", p.name, p.retries)
                 p.outage, p.outage_since, p.retries = None, None, 0
-            if not at_end:
+            if count:  # events arrive: poll at the short interval again (backoff is for an idle log)
                 delay = self.poll_interval
+            if not at_end:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(p.wakeup.wait(), delay)

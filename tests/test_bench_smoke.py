@@ -40,3 +40,16 @@ def test_pg_bench_quick_prints_its_tables(tmp_path: Path) -> None:
     for metric in ("command", "writers", "batch", "replay_latest", "read_all"):
         assert ("ours", "postgres", metric) in measured
         assert ("raw", "postgres", metric) in measured
+
+
+def test_processes_bench_quick_prints_its_tables() -> None:
+    """Reactor latency, relay and consumer rates on the bench's own broker and cluster."""
+    out = run_quick("processes_bench.py", timeout=300)
+    for row in (
+        "reactor sqlite woken p50 ms",
+        "reactor postgres polling p99 ms",
+        "relay events/s",
+        "consumer projection",
+    ):
+        assert row in out, f"missing row {row!r}:\n{out}"
+    assert out.count("PASS") + out.count("MISS") == 6
