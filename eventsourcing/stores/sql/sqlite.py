@@ -42,6 +42,7 @@ from eventsourcing.stores.base import (
     resolve_retry,
 )
 from eventsourcing.stores.replay import StreamEvents
+from eventsourcing.stores.sql.group_commit import GroupCommit
 from eventsourcing.stores.sql.rows import EVENT_COLUMNS, decode_events, decode_rows, encode_rows, iso_utc
 from eventsourcing.stores.sql.sqlite_runner import SQLiteRunner
 
@@ -85,6 +86,7 @@ class SQLiteBackend:
         self._mapper = mapper
         self._runner = SQLiteRunner(url, busy_timeout=busy_timeout, pool_size=pool_size, what="SQLite event store")
         self._call = self._runner.call
+        self.appends: GroupCommit[_Request, _Outcome] = GroupCommit(self._write_group)
 
     async def open(self) -> None:
         await self._runner.open(metadata)
@@ -98,7 +100,7 @@ class SQLiteBackend:
         self, stream_id: str, events: Sequence[NewEvent], expected: Expected, stream_type: str
     ) -> AppendResult:
         rows = encode_rows(self._mapper, events)
-        outcome = await self._call(_append, stream_id, stream_type, rows, expected)
+        outcome = await self.appends.submit((stream_id, stream_type, rows, expected))
         if isinstance(outcome, AppendResult):
             return outcome
         actual, stored_type, refs = outcome
@@ -107,6 +109,9 @@ class SQLiteBackend:
             return retry
         check_stream_type(stream_id, stream_type, stored_type)
         raise conflict(stream_id, expected, actual)
+
+    async def _write_group(self, requests: list[_Request]) -> list[_Outcome]:
+        return await self._call(_append_group, requests)
 
     async def read(
         self, stream_id: str, from_version: int, to_version: int | None, as_of: dt.datetime | None
@@ -232,32 +237,57 @@ def _insert_statement(n: int) -> str:
     )
 
 
-def _append(
-    db: sqlite3.Connection, stream_id: str, stream_type: str, rows: list[tuple[Any, ...]], expected: Expected
-) -> AppendResult | tuple[int, str | None, list[StoredRef]]:
-    """Append all rows or none. Returns the result, or (actual version, stored type, refs of reused ids)."""
+_Request = tuple[str, str, list[tuple[Any, ...]], Expected]
+"""An append: stream id, stream type, encoded rows, expected version."""
+_Outcome = AppendResult | tuple[int, str | None, list[StoredRef]]
+"""Its result, or why it was refused: (actual version, stored type, refs of the batch's reused ids)."""
+
+
+def _append_group(db: sqlite3.Connection, requests: list[_Request]) -> list[_Outcome]:
+    """Write a group of appends in one transaction (one fsync): each all of its rows or none, by a
+    savepoint each, in order (a later append to the same stream sees the earlier one's events)."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        head = db.execute(_HEAD_POSITION, (stream_id,)).fetchone()
-        actual, stored_type, position = (0, None, None) if head is None else head
-        if not admits(expected, actual) or (stored_type is not None and stored_type != stream_type):
+        if len(requests) == 1:
+            outcomes = [_append(db, *requests[0])]
+        else:
+            outcomes = []
+            for request in requests:
+                db.execute("SAVEPOINT one_append")
+                outcome = _append(db, *request)
+                if not isinstance(outcome, AppendResult):
+                    db.execute("ROLLBACK TO one_append")
+                db.execute("RELEASE one_append")
+                outcomes.append(outcome)
+        if any(isinstance(o, AppendResult) for o in outcomes):
+            db.execute("COMMIT")
+        else:
             db.rollback()
-            return actual, stored_type, _refs(db, rows)
-        version = actual
-        for i in range(0, len(rows), _MAX_EVENTS_PER_STATEMENT):
-            chunk = rows[i : i + _MAX_EVENTS_PER_STATEMENT]
-            params = [stream_id, stream_type, version, *itertools.chain.from_iterable(chunk)]
-            try:
-                position = db.execute(_insert_statement(len(chunk)), params).lastrowid
-            except sqlite3.IntegrityError:  # an event id stored already (a version cannot be, under the lock)
-                db.rollback()
-                return actual, stored_type, _refs(db, rows)
-            version += len(chunk)
-        db.execute("COMMIT")
     except BaseException:
         if db.in_transaction:
             db.rollback()
         raise
+    return outcomes
+
+
+def _append(
+    db: sqlite3.Connection, stream_id: str, stream_type: str, rows: list[tuple[Any, ...]], expected: Expected
+) -> _Outcome:
+    """One append inside the group's transaction: the result, or why not (having written nothing
+    that the caller's savepoint, or the transaction's rollback, does not undo)."""
+    head = db.execute(_HEAD_POSITION, (stream_id,)).fetchone()
+    actual, stored_type, position = (0, None, None) if head is None else head
+    if not admits(expected, actual) or (stored_type is not None and stored_type != stream_type):
+        return actual, stored_type, _refs(db, rows)
+    version = actual
+    for i in range(0, len(rows), _MAX_EVENTS_PER_STATEMENT):
+        chunk = rows[i : i + _MAX_EVENTS_PER_STATEMENT]
+        params = [stream_id, stream_type, version, *itertools.chain.from_iterable(chunk)]
+        try:
+            position = db.execute(_insert_statement(len(chunk)), params).lastrowid
+        except sqlite3.IntegrityError:  # an event id stored already (a version cannot be, under the lock)
+            return actual, stored_type, _refs(db, rows)
+        version += len(chunk)
     return AppendResult(stream_id, version, position)
 
 
