@@ -35,6 +35,7 @@ from eventsourcing.errors import (
 )
 from eventsourcing.stores.base import AppendResult, StoredRef, StreamInfo, admits, resolve_retry
 from eventsourcing.stores.kafka.envelope import TOKEN_HEADER, NotAnEnvelope, decode_record
+from eventsourcing.stores.kafka.validation import Foreign, RecordCheck
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +124,12 @@ class RawRecord:
 class KafkaIndex:
     """The index of accepted events. ``path`` None keeps it in memory (rebuilt at every open)."""
 
-    def __init__(self, path: str | None = None, *, commit_interval: float = 0.05) -> None:
+    def __init__(
+        self, path: str | None = None, *, check: RecordCheck | None = None, commit_interval: float = 0.05
+    ) -> None:
         self.path = path
+        self.check = check
+        """Validates records before the rule judges them (None: this index only reads, never applies)."""
         self.commit_interval = commit_interval
         self._since: float | None = None  # when the open transaction began (None: none is open)
         self._db: sqlite3.Connection | None = None
@@ -165,6 +170,12 @@ class KafkaIndex:
                 self._db = None
 
     @property
+    def checker(self) -> RecordCheck:
+        if self.check is None:
+            raise StoreError("this Kafka index was opened for reading only: it has no record check to apply records")
+        return self.check
+
+    @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
             raise StoreError("the Kafka store's index is not open")
@@ -191,10 +202,16 @@ class KafkaIndex:
 
     # -- applying the log -----------------------------------------------------------------------
 
-    def apply(self, fetched: Iterable[tuple[Partition, Sequence[RawRecord], int]]) -> dict[bytes, Outcome]:
+    def apply(
+        self, fetched: Iterable[tuple[Partition, Sequence[RawRecord], int]], *, schemas_loaded: bool = False
+    ) -> dict[bytes, Outcome]:
         """Apply records (each partition's in offset order) in one transaction; the outcomes of records
         that carry a writer's token, by token. Records below a partition's next offset are skipped;
-        each partition then moves on to at least the offset given with its records."""
+        each partition then moves on to at least the offset given with its records.
+
+        A record naming an Avro schema not loaded raises `UnknownWriterSchema` and applies nothing,
+        unless ``schemas_loaded`` (the schemas topic was read after the records were fetched): then
+        that record is foreign."""
         db = self.db
         outcomes: dict[bytes, Outcome] = {}
         moved: list[tuple[Partition, int]] = []
@@ -209,7 +226,7 @@ class KafkaIndex:
                 for record in records:
                     if record.offset < next_offset:
                         continue
-                    outcome = self._apply_one(part, record, heads)
+                    outcome = self._apply_one(part, record, heads, schemas_loaded)
                     next_offset = record.offset + 1
                     token = _token(record.headers)
                     if token is not None and outcome is not None:
@@ -251,17 +268,22 @@ class KafkaIndex:
         self._since = None
 
     def _apply_one(
-        self, part: Partition, record: RawRecord, heads: dict[tuple[int, str], tuple[int, int]]
+        self,
+        part: Partition,
+        record: RawRecord,
+        heads: dict[tuple[int, str], tuple[int, int]],
+        schemas_loaded: bool,
     ) -> Outcome | None:
         if record.key is None:
             log.warning("%s offset %d: a record without a key is not an append; ignored", part.key, record.offset)
             return None
-        stream_id = record.key.decode(errors="replace")
         try:
             envelope = decode_record(record.value, record.headers)
-        except NotAnEnvelope as err:
-            log.warning("%s offset %d: %s; ignored", part.key, record.offset, err)
-            return StoreError(f"the record of the append to {stream_id!r} at {part.key} offset {record.offset}: {err}")
+            stream_id = self.checker.stream_id(part.topic, record.key, envelope, schemas_loaded=schemas_loaded)
+        except (NotAnEnvelope, Foreign) as err:
+            log.warning("%s offset %d: a foreign record (%s); ignored", part.key, record.offset, err)
+            shown = record.key.decode(errors="replace")
+            return StoreError(f"the record of the append to {shown!r} at {part.key} offset {record.offset}: {err}")
         ids = [e.event_id for e in envelope.events]
         found = self.stored_refs(ids)
         if found:

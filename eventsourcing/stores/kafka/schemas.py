@@ -2,7 +2,8 @@
 
 One record per schema, keyed by its id, valued with the schema's JSON; written (``acks=all``) before
 the first event record that names the schema, so a reader that meets an id finds its schema on the
-topic. Loading reads the topic from the start to its high watermark. Writing a schema twice (two
+topic. Loading reads the topic from the start to its high watermark (a missing topic holds no schemas:
+it is created by the first save, never by a read). Writing a schema twice (two
 processes meeting a new event class at once) is harmless: loading keeps the first of equal ids.
 The topic is outside the event topics' namespace (``<prefix>.``), so the index never reads it.
 """
@@ -33,7 +34,9 @@ class KafkaSchemaStore:
             self._ready = True
 
     async def load_schemas(self) -> list[Mapping[str, Any]]:
-        await self._ensure_topic()
+        """Every schema on the topic (none if the topic does not exist yet: reading never creates it)."""
+        if not self._ready and self.topic not in await self._log.topics(self.topic):
+            return []
         schemas: dict[bytes, Mapping[str, Any]] = {}
         offset = 0
         while True:

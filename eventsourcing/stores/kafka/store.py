@@ -57,6 +57,7 @@ from eventsourcing.stores.kafka.envelope import (
 from eventsourcing.stores.kafka.index import EventRow, KafkaIndex, Outcome, Partition, Position, RawRecord
 from eventsourcing.stores.kafka.log import KafkaLog
 from eventsourcing.stores.kafka.schemas import KafkaSchemaStore
+from eventsourcing.stores.kafka.validation import RecordCheck, UnknownWriterSchema, WriterSchemas
 from eventsourcing.stores.sql.rows import decode_rows, iso_utc
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,8 @@ class KafkaEventStore:
         if wire_format == "confluent" and self.codec.name != "avro":
             raise ConfigurationError("the Confluent wire format needs the Avro codec (codec='avro')")
         self.wire_format = wire_format
-        self._index = KafkaIndex(index)
+        self._writer_schemas = WriterSchemas(self._saved_schema)
+        self._index = KafkaIndex(index, check=RecordCheck(self.topic_for, self._writer_schemas))
         self._log = KafkaLog(
             bootstrap_servers,
             idempotent=idempotent,
@@ -120,6 +122,7 @@ class KafkaEventStore:
             replication_factor=replication_factor,
             request_timeout_ms=int(request_timeout * 1000),
         )
+        self._schema_topic = KafkaSchemaStore(self._log, f"{self.prefix}-schemas")
         self._schemas = schema_sync(self.codec, self.schema_store)
         self._topics: dict[str, int] = {}
         self._waiters: dict[bytes, asyncio.Future[Outcome]] = {}
@@ -132,7 +135,24 @@ class KafkaEventStore:
 
     def schema_store(self) -> KafkaSchemaStore:
         """Where this store keeps Avro schemas: the topic ``<prefix>-schemas``."""
-        return KafkaSchemaStore(self._log, f"{self.prefix}-schemas")
+        return self._schema_topic
+
+    async def _load_schemas(self) -> None:
+        """Read the schemas topic: for the codec (decoding) and for the index (validating payloads)."""
+        schemas = await self._schema_topic.load_schemas()
+        self._writer_schemas.add(schemas)
+        if self._schemas is not None:
+            self._schemas.registry.load(schemas)
+
+    def _saved_schema(self, schema_id: int) -> Mapping[str, Any] | None:
+        """A schema this store's codec saved on the schemas topic itself (so the index validates this
+        store's own records without reading the topic back); None for any other id."""
+        if self._schemas is None:
+            return None
+        registry = self._schemas.registry
+        if schema_id not in registry or any(unsaved == schema_id for unsaved, _ in registry.unsaved()):
+            return None
+        return registry.get(schema_id)
 
     async def stored_schemas(self) -> list[Mapping[str, Any]]:
         """The Avro schemas on this store's schemas topic."""
@@ -158,8 +178,7 @@ class KafkaEventStore:
         self._index.open()
         try:
             await self._log.start()
-            if self._schemas is not None:
-                await self._schemas.load()
+            await self._load_schemas()
             await self.sync()
         except BaseException:
             await self._log.stop()
@@ -224,14 +243,14 @@ class KafkaEventStore:
             if got is not None:
                 part.high_watermark = max(part.high_watermark, got.high_watermark)
                 batches.append((part, got.records, got.next_offset))
-        self._apply(batches)
+        await self._apply(batches)
         return any(p.next_offset < p.high_watermark for p in parts)
 
     async def _read_up_to(self, part: Partition, offset: int) -> None:
         """Bring ``part`` in the index past ``offset`` (a writer's own record): by applying this process's
         own records if they come next, else by one fetch, shared by the writers waiting at that time."""
         async with self._fetching:  # writers queue here, and most find their record indexed meanwhile
-            if part.next_offset > offset or self._apply_own(part):
+            if part.next_offset > offset or await self._apply_own(part):
                 return
             # Acknowledgements of one produce request reach their writers one by one: the record before
             # ours may be this process's, its writer not yet resumed. Let those writers run first.
@@ -239,23 +258,29 @@ class KafkaEventStore:
                 if not self._producing:
                     break
                 await asyncio.sleep(0)
-                if part.next_offset > offset or self._apply_own(part):
+                if part.next_offset > offset or await self._apply_own(part):
                     return
             waiting = {p.key: p for key in self._own if (p := self._index.by_key.get(key)) is not None}
             waiting[part.key] = part
             await self._catch_up(list(waiting.values()))
 
-    def _apply(self, batches: Sequence[tuple[Partition, Sequence[RawRecord], int]]) -> None:
-        try:
-            outcomes = self._index.apply(batches)
-        except sqlite3.Error as err:
-            raise StoreError(f"the Kafka store's index failed: {err}") from err
+    async def _apply(self, batches: Sequence[tuple[Partition, Sequence[RawRecord], int]]) -> None:
+        """Apply fetched records to the index and hand writers their outcomes. A record naming an Avro
+        schema not loaded yet (another process's new event class) makes it read the schemas topic
+        once and decide again; a schema still missing then makes that record foreign."""
+        with self._index_errors():
+            try:
+                outcomes = self._index.apply(batches)
+            except UnknownWriterSchema as err:
+                log.info("%r: a record names Avro schema %s: reading the schemas topic", self, err.schema_id)
+                await self._load_schemas()
+                outcomes = self._index.apply(batches, schemas_loaded=True)
         for token, outcome in outcomes.items():
             waiter = self._waiters.get(token)
             if waiter is not None and not waiter.done():
                 waiter.set_result(outcome)
 
-    def _apply_own(self, part: Partition) -> bool:
+    async def _apply_own(self, part: Partition) -> bool:
         """Apply the records this store produced that come next in ``part``, without reading them back.
 
         The rule decides a record from the records before it in its partition; when all of those are
@@ -270,7 +295,7 @@ class KafkaEventStore:
             offset += 1
         if not run:
             return False
-        self._apply([(part, run, offset)])
+        await self._apply([(part, run, offset)])
         return True
 
     async def sync(self) -> None:
@@ -371,7 +396,7 @@ class KafkaEventStore:
                 while not waiter.done():
                     if part.next_offset > offset:  # applied, and its outcome is set with it
                         break
-                    if not self._apply_own(part):  # someone else's record comes first: read it
+                    if not await self._apply_own(part):  # someone else's record comes first: read it
                         await self._read_up_to(part, offset)
         except TimeoutError:
             raise StoreUnavailable(
