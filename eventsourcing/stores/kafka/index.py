@@ -35,6 +35,7 @@ from eventsourcing.errors import (
 )
 from eventsourcing.stores.base import AppendResult, StoredRef, StreamInfo, admits, resolve_retry
 from eventsourcing.stores.kafka.envelope import TOKEN_HEADER, NotAnEnvelope, decode_record
+from eventsourcing.stores.kafka.errors import log_lost
 from eventsourcing.stores.kafka.validation import Foreign, RecordCheck
 
 log = logging.getLogger(__name__)
@@ -294,7 +295,12 @@ class KafkaIndex:
             if retry is not None:
                 return retry
         db = self.db
-        row = db.execute("SELECT stream_type, version FROM streams WHERE stream_id = ?", (stream_id,)).fetchone()
+        row = db.execute("SELECT stream_type, version, part FROM streams WHERE stream_id = ?", (stream_id,)).fetchone()
+        if row is not None and row[2] != part.id:
+            raise log_lost(
+                f"stream {stream_id!r} has its events in {self.by_id[row[2]].key}, but a record of it is in "
+                f"{part.key} at offset {record.offset} (a topic's partitions changed, or was recreated)"
+            )
         if row is not None and row[0] != envelope.stream_type:
             return StreamTypeMismatch(stream_id, envelope.stream_type, row[0])
         actual = 0 if row is None else row[1]
@@ -352,6 +358,11 @@ class KafkaIndex:
                 for event_id, stream_id, version, part, offset, idx in rows
             )
         return found
+
+    def stream_partition(self, stream_id: str) -> int | None:
+        """The id of the partition that holds the stream's events (None: no such stream)."""
+        row = self.db.execute("SELECT part FROM streams WHERE stream_id = ?", (stream_id,)).fetchone()
+        return None if row is None else int(row[0])
 
     def stream_info(self, stream_id: str) -> StreamInfo | None:
         row = self.db.execute("SELECT stream_type, version FROM streams WHERE stream_id = ?", (stream_id,)).fetchone()

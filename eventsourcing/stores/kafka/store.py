@@ -29,7 +29,13 @@ from typing import Any, Self
 from uuid import UUID, uuid4
 
 from eventsourcing.clock import monotonic
-from eventsourcing.errors import ConfigurationError, EventSourcingError, StoreError, StoreUnavailable
+from eventsourcing.errors import (
+    AppendOutcomeUnknown,
+    ConfigurationError,
+    EventSourcingError,
+    StoreError,
+    StoreUnavailable,
+)
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.registry import EventRegistry
 from eventsourcing.serialization import Codec, EventMapper
@@ -54,8 +60,9 @@ from eventsourcing.stores.kafka.envelope import (
     encode_confluent,
     encode_envelope,
 )
+from eventsourcing.stores.kafka.errors import KafkaLogLost, OffsetOutOfRange, log_lost, topics_missing
 from eventsourcing.stores.kafka.index import EventRow, KafkaIndex, Outcome, Partition, Position, RawRecord
-from eventsourcing.stores.kafka.log import KafkaLog
+from eventsourcing.stores.kafka.log import Fetched, KafkaLog
 from eventsourcing.stores.kafka.schemas import KafkaSchemaStore
 from eventsourcing.stores.kafka.validation import RecordCheck, UnknownWriterSchema, WriterSchemas
 from eventsourcing.stores.sql.rows import decode_rows, iso_utc
@@ -132,6 +139,7 @@ class KafkaEventStore:
         self._poller: asyncio.Task[None] | None = None
         self._topics_read_at = 0.0
         self._opened = False
+        self._lost: KafkaLogLost | None = None  # set once the log is found behind the index: the store stops
 
     def schema_store(self) -> KafkaSchemaStore:
         """Where this store keeps Avro schemas: the topic ``<prefix>-schemas``."""
@@ -212,11 +220,36 @@ class KafkaEventStore:
 
     async def _refresh_topics(self) -> None:
         found = await self._log.topics(f"{self.prefix}.")
-        self._topics.update(found)
+        # A partition the index has read records from must still be there: else the log is lost.
+        gone = {
+            p.topic for p in self._index.partitions.values() if p.next_offset and p.partition >= found.get(p.topic, 0)
+        }
+        if gone:
+            missing = [topic for topic in gone if topic not in found]
+            if missing:
+                raise self._stop(topics_missing(missing, present=len(found)))
+            fewer = ", ".join(f"{topic} has {found[topic]}" for topic in sorted(gone))
+            raise self._stop(log_lost(f"the topics have fewer partitions than this store's index has read ({fewer})"))
+        self._topics = found
         for topic, count in found.items():
             for partition in range(count):
                 self._index.partition(topic, partition)
         self._topics_read_at = monotonic()
+
+    def _present(self) -> list[Partition]:
+        """The index's partitions that the cluster's metadata lists (the others cannot be fetched)."""
+        topics = self._topics
+        return [p for p in self._index.partitions.values() if p.partition < topics.get(p.topic, 0)]
+
+    def _stop(self, err: KafkaLogLost) -> KafkaLogLost:
+        """Stop the store for good (the log no longer holds what the index has read): the error to raise."""
+        if self._lost is None:
+            self._lost = err
+            log.error("%r: %s", self, err)
+            for waiter in self._waiters.values():
+                if not waiter.done():
+                    waiter.set_exception(KafkaLogLost(str(err)))
+        return KafkaLogLost(str(self._lost))
 
     async def _ensure_topic(self, topic: str) -> None:
         if topic in self._topics:
@@ -236,7 +269,7 @@ class KafkaEventStore:
 
         Fetches need no lock: applying skips what is already indexed, so two fetches of the same
         records (the poller's and a writer's) apply them once."""
-        fetched = await self._log.fetch({(p.topic, p.partition): p.next_offset for p in parts})
+        fetched = await self._fetch(parts)
         batches = []
         for part in parts:
             got = fetched.get((part.topic, part.partition))
@@ -245,6 +278,33 @@ class KafkaEventStore:
                 batches.append((part, got.records, got.next_offset))
         await self._apply(batches)
         return any(p.next_offset < p.high_watermark for p in parts)
+
+    async def _fetch(self, parts: Sequence[Partition]) -> dict[tuple[str, int], Fetched]:
+        """Fetch ``parts`` from their next offsets. A partition whose log ends before the offset asked
+        for, or does not hold it, is asked again after a metadata refresh (a leader that has just moved
+        may lag); still so, the log has lost what the index read, and the store stops before applying
+        anything of the fetch. (The offset asked for is the one to compare: a fetch answered before
+        this store's own latest append was acknowledged reports an older end.)"""
+        offsets = {(p.topic, p.partition): p.next_offset for p in parts}
+        for attempt in range(2):
+            try:
+                fetched = await self._log.fetch(offsets)
+            except OffsetOutOfRange as err:
+                problem = f"{err.key}: the log no longer holds offset {err.offset}, which this store's index reads next"
+            else:
+                behind = [
+                    (key, got.high_watermark) for key, got in fetched.items() if got.high_watermark < offsets[key]
+                ]
+                if not behind:
+                    return fetched
+                (topic, partition), end = behind[0]
+                problem = (
+                    f"{topic}/{partition}: the log ends at offset {end}, but this store's index has read it up to "
+                    f"offset {offsets[topic, partition]}"
+                )
+            if attempt == 0:
+                await self._log.topics("")  # fresh leaders for the second look
+        raise self._stop(log_lost(problem))
 
     async def _read_up_to(self, part: Partition, offset: int) -> None:
         """Bring ``part`` in the index past ``offset`` (a writer's own record): by applying this process's
@@ -275,6 +335,8 @@ class KafkaEventStore:
                 log.info("%r: a record names Avro schema %s: reading the schemas topic", self, err.schema_id)
                 await self._load_schemas()
                 outcomes = self._index.apply(batches, schemas_loaded=True)
+            except KafkaLogLost as err:  # a stream's record in another partition than its events
+                raise self._stop(err) from None
         for token, outcome in outcomes.items():
             waiter = self._waiters.get(token)
             if waiter is not None and not waiter.done():
@@ -300,8 +362,10 @@ class KafkaEventStore:
 
     async def sync(self) -> None:
         """Read every event topic of the prefix to the end it has now (new topics included)."""
+        if self._lost is not None:
+            raise self._stop(self._lost)
         await self._refresh_topics()
-        parts = list(self._index.partitions.values())
+        parts = self._present()
         if parts:
             while await self._catch_up(parts):
                 pass
@@ -313,7 +377,7 @@ class KafkaEventStore:
             try:
                 if monotonic() - self._topics_read_at > self.metadata_interval:
                     await self._refresh_topics()
-                parts = list(self._index.partitions.values())
+                parts = self._present()
                 more = bool(parts)
                 while more:  # behind: read on until the end of every partition
                     more = await self._catch_up(parts)
@@ -322,6 +386,8 @@ class KafkaEventStore:
                 failures = 0
             except asyncio.CancelledError:
                 raise
+            except KafkaLogLost:  # the store has stopped (and logged why)
+                return
             except Exception as err:  # the poller must outlive a broker outage; writers see their own errors
                 failures += 1
                 log.warning("%r: reading the topics failed (%s); retrying", self, err)
@@ -352,6 +418,7 @@ class KafkaEventStore:
         with self._index_errors():
             found = self._index.stored_refs([e.event_id for e in entries])
             info = self._index.stream_info(stream_id)
+            home = self._index.stream_partition(stream_id)
         retry = resolve_retry(stream_id, [e.event_id for e in events], found)
         if retry is not None:
             return retry
@@ -376,20 +443,32 @@ class KafkaEventStore:
             self._producing += 1
             try:
                 partition, offset = await self._log.produce(topic, stream_id.encode(), value, headers)
+            except AppendOutcomeUnknown:
+                await self._explain_failure()
+                raise
             finally:
                 self._producing -= 1
             part = self._index.partition(topic, partition)
+            if home is not None and home != part.id:
+                raise self._stop(
+                    log_lost(
+                        f"stream {stream_id!r} has its events in {self._index.by_id[home].key}, but the broker "
+                        f"acknowledged its append in {part.key}"
+                    )
+                )
             self._own.setdefault(part.key, {})[offset] = RawRecord(offset, stream_id.encode(), value, headers)
-            outcome = await self._outcome(waiter, part, offset)
+            outcome = await self._outcome(waiter, part, offset, stream_id)
         finally:
             del self._waiters[token]
+            if waiter.done() and not waiter.cancelled():
+                waiter.exception()  # retrieved: a store that stopped may have failed it while this writer raised
             if part is not None:
                 self._own.get(part.key, {}).pop(offset, None)
         if isinstance(outcome, EventSourcingError):
             raise outcome
         return outcome
 
-    async def _outcome(self, waiter: asyncio.Future[Outcome], part: Partition, offset: int) -> Outcome:
+    async def _outcome(self, waiter: asyncio.Future[Outcome], part: Partition, offset: int, stream_id: str) -> Outcome:
         """Read ``part`` up to ``offset`` (the writer's own record) and return what the rule decided."""
         try:
             async with asyncio.timeout(self.append_timeout):
@@ -399,12 +478,34 @@ class KafkaEventStore:
                     if not await self._apply_own(part):  # someone else's record comes first: read it
                         await self._read_up_to(part, offset)
         except TimeoutError:
-            raise StoreUnavailable(
-                f"the append was written to {part.key} at offset {offset} but not read back within "
-                f"{self.append_timeout:g}s, so whether it was accepted is unknown; retrying it with the same "
-                "event ids is safe (an accepted append is not applied twice)"
+            raise AppendOutcomeUnknown(
+                stream_id,
+                f"written to {part.key} at offset {offset} but not read back within {self.append_timeout:g}s",
             ) from None
+        except StoreUnavailable as err:
+            raise AppendOutcomeUnknown(stream_id, f"written to {part.key} at offset {offset}, then {err}") from err
+        if not waiter.done():  # the index read past our offset without meeting our record there
+            raise self._stop(
+                log_lost(
+                    f"{part.key}: the broker acknowledged an append at offset {offset}, where this store's index "
+                    "had read another record"
+                )
+            )
         return waiter.result()
+
+    async def _explain_failure(self) -> None:
+        """After a failed append: if the reason is a log that lost its data, stop the store and say so
+        (a quick look: a broker that does not answer at once leaves the append's own error as it is)."""
+        try:
+            async with asyncio.timeout(1.0):
+                await self._refresh_topics()
+                parts = self._present()
+                if parts:
+                    await self._catch_up(parts)
+        except KafkaLogLost:
+            raise
+        except (StoreError, TimeoutError) as err:
+            log.debug("%r: after a failed append, the log could not be checked: %s", self, err)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -491,6 +592,8 @@ class KafkaEventStore:
         return [({by_id[part].key: [offset, idx]}, *rest) for part, offset, idx, *rest in rows]
 
     def _require_open(self) -> None:
+        if self._lost is not None:
+            raise self._stop(self._lost)
         if not self._opened:
             raise StoreError(f"{self!r} is not open: use it as an async context manager or await open()")
 

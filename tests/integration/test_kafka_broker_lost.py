@@ -1,0 +1,112 @@
+"""The broker comes back empty (same address, its log gone), or the store is pointed at a cluster
+that does not hold its index's topics: the store stops with `KafkaLogLost` and acknowledges nothing.
+
+Each test runs a Tansu broker of its own (`KafkaBroker(own=True)`) and restarts it empty on the
+same port, so a store's connections reach a broker whose partitions end before the offsets its
+index has read (or whose topics do not exist at all).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from eventsourcing import DomainEvent, NewEvent, StoreError
+from eventsourcing.stores.kafka import KafkaEventStore, KafkaLogLost
+from tests.kafka_server import KafkaBroker
+
+T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+TYPE = "it_lost.stream"
+
+
+class Counted(DomainEvent):
+    event_type = "it_lost.counted"
+    n: int
+
+
+def counted(n: int) -> list[NewEvent]:
+    return [NewEvent(Counted(n=n), uuid4(), T0)]
+
+
+@pytest.fixture
+def broker() -> Iterator[KafkaBroker]:
+    broker = KafkaBroker(own=True).start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+async def _fill(store: KafkaEventStore, streams: int = 4, versions: int = 5) -> None:
+    for s in range(streams):
+        for v in range(versions):
+            await store.append(f"s-{s}", counted(v), v, stream_type=TYPE)
+
+
+async def test_appends_after_the_broker_came_back_empty_are_refused_and_never_acknowledged(
+    broker: KafkaBroker,
+) -> None:
+    async with KafkaEventStore(broker.bootstrap_servers, prefix="lost", partitions=2, request_timeout=5) as store:
+        await _fill(store)
+        broker.restart_empty()
+        acknowledged = []
+        errors: list[BaseException] = []
+        for s in range(4):  # every stream, so every partition the index has read is tried
+            try:
+                acknowledged.append(await store.append(f"s-{s}", counted(5), 5, stream_type=TYPE))
+            except StoreError as err:
+                errors.append(err)
+        assert acknowledged == []
+        assert errors and isinstance(errors[-1], KafkaLogLost), errors
+        assert "lost its data" in str(errors[-1])
+        # Stopped for good: every later call says why, and nothing else is acknowledged.
+        with pytest.raises(KafkaLogLost):
+            await store.append("s-new", counted(0), 0, stream_type=TYPE)
+        with pytest.raises(KafkaLogLost):
+            await store.read("s-0")
+        with pytest.raises(KafkaLogLost):
+            await store.sync()
+
+
+async def test_a_store_that_only_reads_stops_when_it_next_reads_the_log(broker: KafkaBroker) -> None:
+    async with KafkaEventStore(broker.bootstrap_servers, prefix="lost", partitions=2) as writer:
+        await _fill(writer)
+    async with KafkaEventStore(broker.bootstrap_servers, prefix="lost", poll_interval=30) as reader:
+        assert await reader.stream_version("s-0") == 5
+        broker.restart_empty()
+        with pytest.raises(KafkaLogLost, match="lost its data"):
+            await reader.sync()
+        with pytest.raises(KafkaLogLost):
+            await reader.stream_version("s-0")
+
+
+async def test_a_topic_recreated_with_fewer_records_than_the_index_read_stops_the_store(broker: KafkaBroker) -> None:
+    """The high watermark is below the index's offset although the topic exists (someone recreated it)."""
+    async with KafkaEventStore(broker.bootstrap_servers, prefix="lost", partitions=1, poll_interval=30) as store:
+        await _fill(store, streams=1)
+        broker.restart_empty()
+        async with KafkaEventStore(broker.bootstrap_servers, prefix="lost", partitions=1) as other:
+            await other.append("s-9", counted(0), 0, stream_type=TYPE)  # the topic exists again, 1 record long
+        with pytest.raises(
+            KafkaLogLost, match=r"the log ends at offset \d, but this store's index has read it up to offset 5"
+        ):
+            await store.sync()
+
+
+async def test_reopening_an_index_whose_topics_are_gone_says_so(broker: KafkaBroker, tmp_path: Path) -> None:
+    index = str(tmp_path / "index.db")
+    async with KafkaEventStore(broker.bootstrap_servers, prefix="lost", partitions=2, index=index) as store:
+        await _fill(store)
+        topic = store.topic_for(TYPE)
+    broker.restart_empty()
+    with pytest.raises(KafkaLogLost) as caught:
+        async with KafkaEventStore(broker.bootstrap_servers, prefix="lost", index=index):
+            pass
+    message = str(caught.value)
+    assert f"the topics of this index are missing on this broker ({topic})" in message
+    assert "wrong broker" in message and "lost its data" in message
+    assert "no leader" not in message
