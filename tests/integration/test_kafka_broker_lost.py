@@ -14,9 +14,13 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
 
-from eventsourcing import DomainEvent, NewEvent, StoreError
+from eventsourcing import ANY, DomainEvent, NewEvent, StoreError
 from eventsourcing.stores.kafka import KafkaEventStore, KafkaLogLost
+from eventsourcing.stores.kafka.envelope import EventEntry, encode_envelope
+from eventsourcing.stores.sql.rows import iso_utc
 from tests.kafka_server import KafkaBroker
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -110,3 +114,41 @@ async def test_reopening_an_index_whose_topics_are_gone_says_so(broker: KafkaBro
     assert f"the topics of this index are missing on this broker ({topic})" in message
     assert "wrong broker" in message and "lost its data" in message
     assert "no leader" not in message
+
+
+def _partition(stream_id: str, partitions: int) -> int:
+    return (murmur2(stream_id.encode()) & 0x7FFFFFFF) % partitions  # the producer's default partitioner
+
+
+async def test_a_topic_back_with_more_partitions_never_acknowledges_a_stream_elsewhere(broker: KafkaBroker) -> None:
+    stream = next(f"s-{n}" for n in range(100) if _partition(f"s-{n}", 2) != _partition(f"s-{n}", 3))
+    async with KafkaEventStore(broker.bootstrap_servers, prefix="lost", partitions=2, poll_interval=30) as store:
+        for v in range(5):
+            await store.append(stream, counted(v), v, stream_type=TYPE)
+        broker.restart_empty()
+        async with KafkaEventStore(broker.bootstrap_servers, prefix="lost", partitions=3) as other:
+            await other.append("x", counted(0), 0, stream_type=TYPE)  # the topic exists again, with 3 partitions
+        with pytest.raises(KafkaLogLost):
+            await store.append(stream, counted(5), 5, stream_type=TYPE)
+        with pytest.raises(KafkaLogLost):
+            await store.append(stream, counted(5), 5, stream_type=TYPE)
+
+
+async def test_a_stream_with_records_in_two_partitions_stops_the_store_that_reads_them(broker: KafkaBroker) -> None:
+    """What a changed partition count leaves in the log: the index refuses to decide such a stream."""
+    async with KafkaEventStore(broker.bootstrap_servers, prefix="lost", partitions=2) as store:
+        await store.append("s-0", counted(0), 0, stream_type=TYPE)
+        topic = store.topic_for(TYPE)
+        entry = EventEntry(uuid4().bytes, Counted.event_type, 1, iso_utc(T0), None, store.codec.encode(Counted(n=1)))
+    # The same stream in the other partition (as if the topic had grown), at ANY: whichever partition
+    # a reader applies first, the second one's record names a stream the first one holds.
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers)
+    await producer.start()
+    try:
+        value = encode_envelope(TYPE, ANY, "avro", [entry])
+        await producer.send_and_wait(topic, value, key=b"s-0", partition=1 - _partition("s-0", 2))
+    finally:
+        await producer.stop()
+    with pytest.raises(KafkaLogLost, match="stream 's-0' has its events in"):
+        async with KafkaEventStore(broker.bootstrap_servers, prefix="lost"):
+            pass

@@ -57,6 +57,8 @@ def _json_store_entry(store: KafkaEventStore, payload: bytes) -> Forged:
     return _envelope(store, _entry(store, payload=payload), codec="json")
 
 
+JSON = b'{"text": "forged"}'
+
 CASES: dict[str, Callable[[KafkaEventStore], Forged]] = {
     "a payload that is not JSON": lambda s: _json_store_entry(s, b"not json"),
     "a JSON payload that is not an object": lambda s: _json_store_entry(s, b"[1, 2]"),
@@ -85,6 +87,13 @@ CASES: dict[str, Callable[[KafkaEventStore], Forged]] = {
     "a stream type that is not the topic's": lambda s: _envelope(s, _entry(s), stream_type="it_forged.elsewhere"),
     "an empty event type": lambda s: _envelope(s, _entry(s, event_type="")),
     "schema version 0": lambda s: _envelope(s, _entry(s, schema_version=0)),
+    # JSON payloads, so that no Avro schema's type or version can give these away:
+    "schema version 2**70": lambda s: _envelope(s, _entry(s, schema_version=2**70, payload=JSON), codec="json"),
+    "an event type with a lone surrogate": lambda s: _envelope(
+        s, _entry(s, event_type="it_forged.\ud800", payload=JSON), codec="json"
+    ),
+    "a stream type with a lone surrogate": lambda s: _envelope(s, _entry(s), stream_type="it_forged.\ud800"),
+    "a codec with a lone surrogate": lambda s: _envelope(s, _entry(s), codec="\ud800"),
     "metadata that is not JSON": lambda s: _envelope(s, _entry(s, metadata=b"{nope")),
     "metadata that is not a JSON object": lambda s: _envelope(s, _entry(s, metadata=b"[1]")),
     "a key that is not UTF-8": lambda s: Forged(b"s-1\xff", _envelope(s, _entry(s)).value, []),

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from eventsourcing.errors import AppendOutcomeUnknown, StoreUnavailable
 from eventsourcing.stores.kafka.log import KafkaLog
 
 log = logging.getLogger(__name__)
@@ -61,4 +62,7 @@ class KafkaSchemaStore:
         await self._ensure_topic()
         for schema_id, schema in schemas:
             value = json.dumps(schema, sort_keys=True).encode()
-            await self._log.produce(self.topic, str(schema_id).encode(), value, [])
+            try:
+                await self._log.produce(self.topic, str(schema_id).encode(), value, [])
+            except AppendOutcomeUnknown as err:  # no event was sent yet, and saving a schema twice is harmless
+                raise StoreUnavailable(f"saving Avro schema {schema_id} on {self.topic!r} failed: {err}") from err

@@ -290,7 +290,10 @@ class KafkaEventStore:
             try:
                 fetched = await self._log.fetch(offsets)
             except OffsetOutOfRange as err:
-                problem = f"{err.key}: the log no longer holds offset {err.offset}, which this store's index reads next"
+                problem = (
+                    f"{err.key}: the log no longer holds offset {err.offset}, which this store's index reads next "
+                    "(if its events were deleted: an event topic's retention must be infinite)"
+                )
             else:
                 behind = [
                     (key, got.high_watermark) for key, got in fetched.items() if got.high_watermark < offsets[key]

@@ -33,6 +33,7 @@ from eventsourcing.stores.kafka.envelope import Envelope, EventEntry
 _AVRO_MAGIC = 0
 _AVRO_HEADER = 5  # magic byte + 4-byte schema id (eventsourcing.avro.wire, which needs fastavro to import)
 # The form `iso_utc` writes; fromisoformat then checks the values (a 13th month, a 25th hour).
+_MAX_SCHEMA_VERSION = 2**31 - 1  # what every store's schema_version column holds
 _CANONICAL_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00", re.ASCII).fullmatch
 
 
@@ -128,11 +129,15 @@ class RecordCheck:
         if not stream_id:
             raise Foreign("its key (the stream id) is empty")
         stream_type = envelope.stream_type
-        expected_topic = self._topics.get(stream_type)
-        if expected_topic is None:
-            expected_topic = self._topics.setdefault(stream_type, self._topic_for(stream_type))
-        if expected_topic != topic:
-            raise Foreign(f"its stream type {stream_type!r} belongs on topic {expected_topic!r}")
+        if self._topics.get(stream_type) != topic:
+            _check_text(stream_type, "its stream type")
+            _check_text(envelope.codec, "its codec")
+            expected_topic = self._topic_for(stream_type)
+            if expected_topic != topic:
+                raise Foreign(f"its stream type {stream_type[:100]!r} belongs on topic {expected_topic!r}")
+            self._topics[stream_type] = topic  # only types found valid are remembered
+        elif not envelope.codec.isascii():
+            _check_text(envelope.codec, "its codec")
         events = envelope.events
         ids = {e.event_id for e in events}
         if len(ids) != len(events):
@@ -165,8 +170,10 @@ def _check_event(e: EventEntry) -> None:
         raise Foreign(f"an event id is {len(e.event_id)} bytes long, not 16")
     if not e.event_type:
         raise Foreign("an event type is empty")
-    if e.schema_version < 1:
-        raise Foreign(f"an event's schema version is {e.schema_version}, below 1")
+    if not e.event_type.isascii():
+        _check_text(e.event_type, "an event type")
+    if not 1 <= e.schema_version <= _MAX_SCHEMA_VERSION:
+        raise Foreign(f"an event's schema version is {e.schema_version}, not between 1 and {_MAX_SCHEMA_VERSION}")
     ts = e.timestamp
     if _CANONICAL_UTC(ts) is None:
         raise Foreign(
@@ -183,6 +190,14 @@ def _check_event(e: EventEntry) -> None:
             raise Foreign("an event's metadata is not JSON") from None
         if type(metadata) is not dict:
             raise Foreign("an event's metadata is not a JSON object")
+
+
+def _check_text(text: str, what: str) -> None:
+    """Text the index can store: UTF-8 encodable (JSON can carry lone surrogates, which SQLite refuses)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise Foreign(f"{what} is not valid Unicode (a lone surrogate)") from None
 
 
 def _json_payload(e: EventEntry) -> None:
