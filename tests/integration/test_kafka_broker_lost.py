@@ -117,7 +117,7 @@ async def test_reopening_an_index_whose_topics_are_gone_says_so(broker: KafkaBro
 
 
 def _partition(stream_id: str, partitions: int) -> int:
-    return (murmur2(stream_id.encode()) & 0x7FFFFFFF) % partitions  # the producer's default partitioner
+    return int(murmur2(stream_id.encode()) & 0x7FFFFFFF) % partitions  # the producer's default partitioner
 
 
 async def test_a_topic_back_with_more_partitions_never_acknowledges_a_stream_elsewhere(broker: KafkaBroker) -> None:
