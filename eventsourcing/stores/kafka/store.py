@@ -220,10 +220,12 @@ class KafkaEventStore:
 
     async def _refresh_topics(self) -> None:
         found = await self._log.topics(f"{self.prefix}.")
-        # A partition the index has read records from must still be there: else the log is lost.
-        gone = {
-            p.topic for p in self._index.partitions.values() if p.next_offset and p.partition >= found.get(p.topic, 0)
-        }
+        # A partition the index has read records from must still be there, else the log is lost. A
+        # topic with a topic-level error is left out of a metadata response: look twice before stopping.
+        gone = self._gone(found)
+        if gone:
+            found = await self._log.topics(f"{self.prefix}.")
+            gone = self._gone(found)
         if gone:
             missing = [topic for topic in gone if topic not in found]
             if missing:
@@ -235,6 +237,11 @@ class KafkaEventStore:
             for partition in range(count):
                 self._index.partition(topic, partition)
         self._topics_read_at = monotonic()
+
+    def _gone(self, found: Mapping[str, int]) -> set[str]:
+        """Topics of partitions the index has read records from that ``found`` (topic → partitions) lacks."""
+        known = self._index.partitions.values()
+        return {p.topic for p in known if p.next_offset and p.partition >= found.get(p.topic, 0)}
 
     def _present(self) -> list[Partition]:
         """The index's partitions that the cluster's metadata lists (the others cannot be fetched)."""
@@ -494,7 +501,12 @@ class KafkaEventStore:
                     "had read another record"
                 )
             )
-        return waiter.result()
+        try:
+            return waiter.result()
+        except KafkaLogLost:
+            raise
+        except StoreUnavailable as err:  # the store was closed before the record was read back
+            raise AppendOutcomeUnknown(stream_id, f"written to {part.key} at offset {offset}, then {err}") from err
 
     async def _explain_failure(self) -> None:
         """After a failed append: if the reason is a log that lost its data, stop the store and say so
