@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from eventsourcing.errors import StoreError
 
 
@@ -24,28 +22,3 @@ class OffsetOutOfRange(StoreError):
         super().__init__(f"{key}: offset {offset} is outside the log")
         self.key = key
         self.offset = offset
-
-
-_ADVICE = (
-    "The store has stopped and acknowledges nothing more. Restore the cluster's data, or point the "
-    "store at the right cluster; to start over on this one, remove the store's index file (its events are not "
-    "on this broker)."
-)
-
-
-def log_lost(detail: str) -> KafkaLogLost:
-    """The error for a partition whose log is behind (or past) what the index has read."""
-    return KafkaLogLost(
-        f"{detail}: the broker lost its data (restarted empty?) or this is another cluster at the same address. "
-        + _ADVICE
-    )
-
-
-def topics_missing(missing: Sequence[str], present: int) -> KafkaLogLost:
-    """The error for index topics (read past offset 0) that the broker does not have."""
-    names = ", ".join(sorted(missing))
-    if present:
-        what = f"some topics of this index are missing on this broker ({names})"
-    else:
-        what = f"the topics of this index are missing on this broker ({names})"
-    return KafkaLogLost(f"{what}: wrong broker, or it lost its data (restarted empty?). " + _ADVICE)

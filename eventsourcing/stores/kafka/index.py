@@ -35,7 +35,7 @@ from eventsourcing.errors import (
 )
 from eventsourcing.stores.base import AppendResult, StoredRef, StreamInfo, admits, resolve_retry
 from eventsourcing.stores.kafka.envelope import TOKEN_HEADER, NotAnEnvelope, decode_record
-from eventsourcing.stores.kafka.errors import log_lost
+from eventsourcing.stores.kafka.errors import KafkaLogLost
 from eventsourcing.stores.kafka.validation import Foreign, RecordCheck
 
 log = logging.getLogger(__name__)
@@ -297,9 +297,9 @@ class KafkaIndex:
         db = self.db
         row = db.execute("SELECT stream_type, version, part FROM streams WHERE stream_id = ?", (stream_id,)).fetchone()
         if row is not None and row[2] != part.id:
-            raise log_lost(
+            raise KafkaLogLost(
                 f"stream {stream_id!r} has its events in {self.by_id[row[2]].key}, but a record of it is in "
-                f"{part.key} at offset {record.offset} (a topic's partitions changed, or was recreated)"
+                f"{part.key} at offset {record.offset}: the topic's partitions changed, or the topic was recreated"
             )
         if row is not None and row[0] != envelope.stream_type:
             return StreamTypeMismatch(stream_id, envelope.stream_type, row[0])

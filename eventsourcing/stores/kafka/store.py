@@ -60,9 +60,10 @@ from eventsourcing.stores.kafka.envelope import (
     encode_confluent,
     encode_envelope,
 )
-from eventsourcing.stores.kafka.errors import KafkaLogLost, OffsetOutOfRange, log_lost, topics_missing
+from eventsourcing.stores.kafka.errors import KafkaLogLost, OffsetOutOfRange
 from eventsourcing.stores.kafka.index import EventRow, KafkaIndex, Outcome, Partition, Position, RawRecord
 from eventsourcing.stores.kafka.log import Fetched, KafkaLog
+from eventsourcing.stores.kafka.loss import fetched_behind, gone_topics, log_lost, out_of_range, stopped, topics_lost
 from eventsourcing.stores.kafka.schemas import KafkaSchemaStore
 from eventsourcing.stores.kafka.validation import RecordCheck, UnknownWriterSchema, WriterSchemas
 from eventsourcing.stores.sql.rows import decode_rows, iso_utc
@@ -222,26 +223,17 @@ class KafkaEventStore:
         found = await self._log.topics(f"{self.prefix}.")
         # A partition the index has read records from must still be there, else the log is lost. A
         # topic with a topic-level error is left out of a metadata response: look twice before stopping.
-        gone = self._gone(found)
+        gone = gone_topics(self._index.partitions.values(), found)
         if gone:
             found = await self._log.topics(f"{self.prefix}.")
-            gone = self._gone(found)
+            gone = gone_topics(self._index.partitions.values(), found)
         if gone:
-            missing = [topic for topic in gone if topic not in found]
-            if missing:
-                raise self._stop(topics_missing(missing, present=len(found)))
-            fewer = ", ".join(f"{topic} has {found[topic]}" for topic in sorted(gone))
-            raise self._stop(log_lost(f"the topics have fewer partitions than this store's index has read ({fewer})"))
+            raise self._stop(topics_lost(gone, found))
         self._topics = found
         for topic, count in found.items():
             for partition in range(count):
                 self._index.partition(topic, partition)
         self._topics_read_at = monotonic()
-
-    def _gone(self, found: Mapping[str, int]) -> set[str]:
-        """Topics of partitions the index has read records from that ``found`` (topic → partitions) lacks."""
-        known = self._index.partitions.values()
-        return {p.topic for p in known if p.next_offset and p.partition >= found.get(p.topic, 0)}
 
     def _present(self) -> list[Partition]:
         """The index's partitions that the cluster's metadata lists (the others cannot be fetched)."""
@@ -290,28 +282,19 @@ class KafkaEventStore:
         """Fetch ``parts`` from their next offsets. A partition whose log ends before the offset asked
         for, or does not hold it, is asked again after a metadata refresh (a leader that has just moved
         may lag); still so, the log has lost what the index read, and the store stops before applying
-        anything of the fetch. (The offset asked for is the one to compare: a fetch answered before
-        this store's own latest append was acknowledged reports an older end.)"""
+        anything of the fetch."""
         offsets = {(p.topic, p.partition): p.next_offset for p in parts}
+        problem = ""
         for attempt in range(2):
             try:
                 fetched = await self._log.fetch(offsets)
             except OffsetOutOfRange as err:
-                problem = (
-                    f"{err.key}: the log no longer holds offset {err.offset}, which this store's index reads next "
-                    "(if its events were deleted: an event topic's retention must be infinite)"
-                )
+                problem = out_of_range(err.key, err.offset)
             else:
-                behind = [
-                    (key, got.high_watermark) for key, got in fetched.items() if got.high_watermark < offsets[key]
-                ]
-                if not behind:
+                behind = fetched_behind(offsets, fetched)
+                if behind is None:
                     return fetched
-                (topic, partition), end = behind[0]
-                problem = (
-                    f"{topic}/{partition}: the log ends at offset {end}, but this store's index has read it up to "
-                    f"offset {offsets[topic, partition]}"
-                )
+                problem = behind
             if attempt == 0:
                 await self._log.topics("")  # fresh leaders for the second look
         raise self._stop(log_lost(problem))
@@ -346,7 +329,7 @@ class KafkaEventStore:
                 await self._load_schemas()
                 outcomes = self._index.apply(batches, schemas_loaded=True)
             except KafkaLogLost as err:  # a stream's record in another partition than its events
-                raise self._stop(err) from None
+                raise self._stop(stopped(err)) from None
         for token, outcome in outcomes.items():
             waiter = self._waiters.get(token)
             if waiter is not None and not waiter.done():
