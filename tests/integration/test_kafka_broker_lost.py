@@ -15,6 +15,7 @@ from uuid import uuid4
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import murmur2
 
 from eventsourcing import ANY, DomainEvent, NewEvent, StoreError
@@ -152,3 +153,21 @@ async def test_a_stream_with_records_in_two_partitions_stops_the_store_that_read
     with pytest.raises(KafkaLogLost, match="stream 's-0' has its events in"):
         async with KafkaEventStore(broker.bootstrap_servers, prefix="lost"):
             pass
+
+
+async def test_a_schemas_topic_gone_stops_the_store_before_it_writes_payloads_nobody_can_check(
+    broker: KafkaBroker,
+) -> None:
+    """Without its schemas, every other reader finds this store's Avro payloads foreign: it must stop."""
+    async with KafkaEventStore(broker.bootstrap_servers, prefix="lost", partitions=1, poll_interval=30) as store:
+        await store.append("s-0", counted(0), 0, stream_type=TYPE)
+        admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap_servers)
+        await admin.start()
+        try:
+            await admin.delete_topics(["lost-schemas"])
+        finally:
+            await admin.close()
+        with pytest.raises(KafkaLogLost, match="lost-schemas"):
+            await store.sync()
+        with pytest.raises(KafkaLogLost):
+            await store.append("s-0", counted(1), 1, stream_type=TYPE)

@@ -17,6 +17,7 @@ from typing import Any
 
 from eventsourcing.errors import AppendOutcomeUnknown, StoreUnavailable
 from eventsourcing.stores.kafka.log import KafkaLog
+from eventsourcing.stores.kafka.loss import log_lost
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,9 @@ class KafkaSchemaStore:
         self._log = log_
         self.topic = topic
         self._ready = False
+        self.end = 0
+        """The offset after the last schema known to be on the topic (loaded or saved by this store): the
+        topic must not end before it, else the broker lost the schemas (`KafkaLogLost`)."""
 
     async def _ensure_topic(self) -> None:
         if not self._ready:
@@ -36,7 +40,10 @@ class KafkaSchemaStore:
 
     async def load_schemas(self) -> list[Mapping[str, Any]]:
         """Every schema on the topic (none if the topic does not exist yet: reading never creates it)."""
-        if not self._ready and self.topic not in await self._log.topics(self.topic):
+        if self.topic not in await self._log.topics(self.topic):
+            if self.end:
+                raise log_lost(f"the schemas topic {self.topic} is missing, but this store has read or written it")
+            self._ready = False
             return []
         schemas: dict[bytes, Mapping[str, Any]] = {}
         offset = 0
@@ -56,6 +63,12 @@ class KafkaSchemaStore:
             offset = max(offset, fetched.next_offset)
             if offset >= fetched.high_watermark:
                 break
+        if offset < self.end:
+            raise log_lost(
+                f"{self.topic}/0: the schemas topic ends at offset {offset}, but this store has read or "
+                f"written it up to offset {self.end}"
+            )
+        self.end = offset
         return list(schemas.values())
 
     async def save_schemas(self, schemas: Sequence[tuple[int, Mapping[str, Any]]]) -> None:
@@ -63,6 +76,7 @@ class KafkaSchemaStore:
         for schema_id, schema in schemas:
             value = json.dumps(schema, sort_keys=True).encode()
             try:
-                await self._log.produce(self.topic, str(schema_id).encode(), value, [])
+                _, offset = await self._log.produce(self.topic, str(schema_id).encode(), value, [])
             except AppendOutcomeUnknown as err:  # no event was sent yet, and saving a schema twice is harmless
                 raise StoreUnavailable(f"saving Avro schema {schema_id} on {self.topic!r} failed: {err}") from err
+            self.end = max(self.end, offset + 1)

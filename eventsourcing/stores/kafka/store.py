@@ -148,7 +148,10 @@ class KafkaEventStore:
 
     async def _load_schemas(self) -> None:
         """Read the schemas topic: for the codec (decoding) and for the index (validating payloads)."""
-        schemas = await self._schema_topic.load_schemas()
+        try:
+            schemas = await self._schema_topic.load_schemas()
+        except KafkaLogLost as err:
+            raise self._stop(err) from None
         self._writer_schemas.add(schemas)
         if self._schemas is not None:
             self._schemas.registry.load(schemas)
@@ -166,7 +169,10 @@ class KafkaEventStore:
     async def stored_schemas(self) -> list[Mapping[str, Any]]:
         """The Avro schemas on this store's schemas topic."""
         self._require_open()
-        return await self.schema_store().load_schemas()
+        try:
+            return await self._schema_topic.load_schemas()
+        except KafkaLogLost as err:
+            raise self._stop(err) from None
 
     def __repr__(self) -> str:
         return f"KafkaEventStore({self._log.bootstrap_servers!r}, prefix={self.prefix!r})"
@@ -220,20 +226,32 @@ class KafkaEventStore:
         return name
 
     async def _refresh_topics(self) -> None:
-        found = await self._log.topics(f"{self.prefix}.")
+        found = await self._event_topics()
         # A partition the index has read records from must still be there, else the log is lost. A
         # topic with a topic-level error is left out of a metadata response: look twice before stopping.
-        gone = gone_topics(self._index.partitions.values(), found)
+        gone = self._gone(found)
         if gone:
-            found = await self._log.topics(f"{self.prefix}.")
-            gone = gone_topics(self._index.partitions.values(), found)
+            found = await self._event_topics()
+            gone = self._gone(found)
         if gone:
             raise self._stop(topics_lost(gone, found))
+        found.pop(self._schema_topic.topic, None)  # not an event topic: the index never reads it
         self._topics = found
         for topic, count in found.items():
             for partition in range(count):
                 self._index.partition(topic, partition)
         self._topics_read_at = monotonic()
+
+    async def _event_topics(self) -> dict[str, int]:
+        """The event topics of the prefix with their partition counts, and the schemas topic if it is there."""
+        listed = await self._log.topics(self.prefix)
+        return {t: n for t, n in listed.items() if t.startswith(f"{self.prefix}.") or t == self._schema_topic.topic}
+
+    def _gone(self, found: Mapping[str, int]) -> set[str]:
+        gone = gone_topics(self._index.partitions.values(), found)
+        if self._schema_topic.end and self._schema_topic.topic not in found:
+            gone.add(self._schema_topic.topic)
+        return gone
 
     def _present(self) -> list[Partition]:
         """The index's partitions that the cluster's metadata lists (the others cannot be fetched)."""
