@@ -142,27 +142,20 @@ class RecordCheck:
         ids = {e.event_id for e in events}
         if len(ids) != len(events):
             raise Foreign("it holds the same event id twice")
-        payload_check = self._payload_check(envelope.codec, schemas_loaded)
+        codec, schemas = envelope.codec, self.schemas
+        checked: bytes | None = None  # the events of one append mostly share their metadata: parse it once
         for e in events:
             _check_event(e)
-            if payload_check is not None:
-                payload_check(e)
+            metadata = e.metadata
+            if metadata is not None and metadata != checked:
+                _check_metadata(metadata)
+                checked = metadata
+            if codec == "json" or (codec == "avro" and e.payload[:1] == b"{"):  # Avro stores read JSON too
+                _json_payload(e)
+            elif codec == "avro":
+                _avro_payload(e, schemas, schemas_loaded)
+            # a custom codec's payloads are opaque here
         return stream_id
-
-    def _payload_check(self, codec: str, schemas_loaded: bool) -> Callable[[EventEntry], None] | None:
-        if codec == "json":
-            return _json_payload
-        if codec == "avro":
-            schemas = self.schemas
-
-            def avro(e: EventEntry) -> None:
-                if e.payload[:1] == b"{":  # an Avro store reads (and may hold) JSON payloads
-                    _json_payload(e)
-                else:
-                    _avro_payload(e, schemas, schemas_loaded)
-
-            return avro
-        return None  # a custom codec: its payloads are opaque here
 
 
 def _check_event(e: EventEntry) -> None:
@@ -183,13 +176,15 @@ def _check_event(e: EventEntry) -> None:
         dt.datetime.fromisoformat(ts)
     except ValueError:
         raise Foreign(f"an event's timestamp {ts!r} is not a valid time") from None
-    if e.metadata is not None:
-        try:
-            metadata = json.loads(e.metadata)
-        except ValueError:
-            raise Foreign("an event's metadata is not JSON") from None
-        if type(metadata) is not dict:
-            raise Foreign("an event's metadata is not a JSON object")
+
+
+def _check_metadata(metadata: bytes) -> None:
+    try:
+        value = json.loads(metadata)  # the parser that reads it back (`EventMapper.decode_metadata`)
+    except ValueError:
+        raise Foreign("an event's metadata is not JSON") from None
+    if type(value) is not dict:
+        raise Foreign("an event's metadata is not a JSON object")
 
 
 def _check_text(text: str, what: str) -> None:
