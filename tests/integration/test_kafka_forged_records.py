@@ -17,6 +17,7 @@ from uuid import uuid4
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
 
 from eventsourcing import ANY, DomainEvent, NewEvent
 from eventsourcing.avro import wire
@@ -173,3 +174,30 @@ async def test_a_payload_naming_a_schema_another_writer_saved_is_read_after_load
         await other.append("s-1", [NewEvent(Renamed(name="n"), uuid4(), T0)], 1, stream_type=TYPE)
     await store.sync()
     assert [e.event_type for e in await store.read("s-1")] == ["it_forged.noted", "it_forged.renamed"]
+
+
+@pytest.mark.parametrize("stream_id", ["s-1", "s-new"])  # a stream with events, and one without
+async def test_a_record_in_another_partition_than_its_stream_ids_is_foreign(
+    stream_id: str, kafka_bootstrap: str, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The library puts a stream's records in the partition its id hashes to; a record elsewhere would
+    split a stream across partitions, where readers could not agree on its history."""
+    async with KafkaEventStore(kafka_bootstrap, prefix=prefix, partitions=2) as store:
+        await store.append("s-1", _noted("a"), 0, stream_type=TYPE)
+        topic = store.topic_for(TYPE)
+        value = encode_envelope(TYPE, ANY, store.codec.name, [_entry(store)])
+        elsewhere = 1 - (murmur2(stream_id.encode()) & 0x7FFFFFFF) % 2
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, value, key=stream_id.encode(), partition=elsewhere)
+        finally:
+            await producer.stop()
+        with caplog.at_level(logging.WARNING, logger="eventsourcing.stores.kafka"):
+            await store.sync()
+            async with KafkaEventStore(kafka_bootstrap, prefix=prefix) as fresh:
+                assert await _texts(fresh) == (["a"], ["a"])
+                assert await fresh.stream_version(stream_id) == (1 if stream_id == "s-1" else 0)
+        assert await _texts(store) == (["a"], ["a"])
+        await store.append(stream_id, _noted("b"), 1 if stream_id == "s-1" else 0, stream_type=TYPE)
+        assert any("partition" in r.getMessage() and "ignored" in r.getMessage() for r in caplog.records)

@@ -35,8 +35,7 @@ from eventsourcing.errors import (
 )
 from eventsourcing.stores.base import AppendResult, StoredRef, StreamInfo, admits, resolve_retry
 from eventsourcing.stores.kafka.envelope import TOKEN_HEADER, NotAnEnvelope, decode_record
-from eventsourcing.stores.kafka.errors import KafkaLogLost
-from eventsourcing.stores.kafka.validation import Foreign, RecordCheck
+from eventsourcing.stores.kafka.validation import Foreign, RecordCheck, partition_of
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +136,8 @@ class KafkaIndex:
         self.partitions: dict[tuple[str, int], Partition] = {}
         self.by_id: dict[int, Partition] = {}
         self.by_key: dict[str, Partition] = {}
+        self.counts: dict[str, int] = {}
+        """Each topic's partition count, as the index knows it."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -183,6 +184,7 @@ class KafkaIndex:
         return self._db
 
     def _remember(self, part: Partition) -> None:
+        self.counts[part.topic] = max(self.counts.get(part.topic, 0), part.partition + 1)
         self.partitions[(part.topic, part.partition)] = part
         self.by_id[part.id] = part
         self.by_key[part.key] = part
@@ -282,9 +284,7 @@ class KafkaIndex:
             envelope = decode_record(record.value, record.headers)
             stream_id = self.checker.stream_id(part.topic, record.key, envelope, schemas_loaded=schemas_loaded)
         except (NotAnEnvelope, Foreign) as err:
-            log.warning("%s offset %d: a foreign record (%s); ignored", part.key, record.offset, err)
-            shown = record.key.decode(errors="replace")
-            return StoreError(f"the record of the append to {shown!r} at {part.key} offset {record.offset}: {err}")
+            return self._foreign(part, record, str(err))
         ids = [e.event_id for e in envelope.events]
         found = self.stored_refs(ids)
         if found:
@@ -296,11 +296,14 @@ class KafkaIndex:
                 return retry
         db = self.db
         row = db.execute("SELECT stream_type, version, part FROM streams WHERE stream_id = ?", (stream_id,)).fetchone()
-        if row is not None and row[2] != part.id:
-            raise KafkaLogLost(
-                f"stream {stream_id!r} has its events in {self.by_id[row[2]].key}, but a record of it is in "
-                f"{part.key} at offset {record.offset}: the topic's partitions changed, or the topic was recreated"
-            )
+        # A stream's records are in the partition its id hashes to (checked once per stream: its row
+        # exists only if its first record was there); a record elsewhere was not written by this library.
+        if row is None:
+            home = partition_of(record.key, self.counts[part.topic])
+            if home != part.partition:
+                return self._foreign(part, record, f"its stream id belongs in partition {home}")
+        elif row[2] != part.id:
+            return self._foreign(part, record, f"its stream's events are in {self.by_id[row[2]].key}")
         if row is not None and row[0] != envelope.stream_type:
             return StreamTypeMismatch(stream_id, envelope.stream_type, row[0])
         actual = 0 if row is None else row[1]
@@ -339,6 +342,13 @@ class KafkaIndex:
         last = len(envelope.events) - 1
         heads[(part.id, envelope.stream_type)] = (record.offset, last)
         return AppendResult(stream_id, version, {part.key: [record.offset, last]})
+
+    @staticmethod
+    def _foreign(part: Partition, record: RawRecord, why: str) -> StoreError:
+        """Log a foreign record (ignored); the outcome for a writer that would wait on it."""
+        log.warning("%s offset %d: a foreign record (%s); ignored", part.key, record.offset, why)
+        shown = (record.key or b"").decode(errors="replace")
+        return StoreError(f"the record of the append to {shown!r} at {part.key} offset {record.offset}: {why}")
 
     # -- queries --------------------------------------------------------------------------------
 

@@ -198,9 +198,10 @@ class KafkaLog:
     # -- records --------------------------------------------------------------------------------
 
     async def produce(
-        self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
+        self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]], partition: int | None = None
     ) -> tuple[int, int]:
-        """Send one record and wait for the broker's acknowledgement: its (partition, offset).
+        """Send one record (to ``partition``, or where the producer's partitioner puts its key) and wait
+        for the broker's acknowledgement: its (partition, offset).
 
         Only a refusal the broker (or the client, before sending) states for certain is a `StoreError`;
         any other failure — a timeout, a lost connection, a retriable broker error — may come after
@@ -208,7 +209,7 @@ class KafkaLog:
         """
         what = f"appending to topic {topic!r}"
         try:
-            meta = await self._producer.send_and_wait(topic, value, key=key, headers=list(headers))
+            meta = await self._producer.send_and_wait(topic, value, key=key, headers=list(headers), partition=partition)
         except (MessageSizeTooLargeError, RecordTooLargeError) as err:
             raise self._too_large(what) from err
         except BrokerResponseError as err:

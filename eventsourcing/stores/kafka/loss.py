@@ -28,11 +28,6 @@ def log_lost(detail: str) -> KafkaLogLost:
     )
 
 
-def stopped(err: KafkaLogLost) -> KafkaLogLost:
-    """``err`` (raised where the rule found a stream in two partitions) with what to do."""
-    return KafkaLogLost(f"{err}. {_ADVICE}")
-
-
 def gone_topics(known: Iterable[Partition], found: Mapping[str, int]) -> set[str]:
     """Topics of partitions the index has read records from that ``found`` (topic → partition count) lacks."""
     return {p.topic for p in known if p.next_offset and p.partition >= found.get(p.topic, 0)}
@@ -50,6 +45,20 @@ def topics_lost(gone: set[str], found: Mapping[str, int]) -> KafkaLogLost:
         )
     fewer = ", ".join(f"{topic} has {found[topic]}" for topic in sorted(gone))
     return log_lost(f"the topics have fewer partitions than this store's index has read ({fewer})")
+
+
+def partitions_changed(known: Mapping[str, int], found: Mapping[str, int], read: set[str]) -> KafkaLogLost | None:
+    """The error for a topic the index has read whose partition count is no longer the one it knew
+    (streams would move to other partitions: the rule's premise); None if every count is the same."""
+    changed = sorted(t for t in read if t in found and found[t] != known.get(t, found[t]))
+    if not changed:
+        return None
+    counts = ", ".join(f"{t}: {known[t]} → {found[t]}" for t in changed)
+    return KafkaLogLost(
+        f"the partition count of topics this index has read changed ({counts}): streams would move to other "
+        "partitions, where the concurrency rule cannot see their history. An event topic's partition count must "
+        "never change. " + _ADVICE
+    )
 
 
 def fetched_behind(offsets: Mapping[tuple[str, int], int], fetched: Mapping[tuple[str, int], Fetched]) -> str | None:

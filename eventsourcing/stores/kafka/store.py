@@ -63,9 +63,16 @@ from eventsourcing.stores.kafka.envelope import (
 from eventsourcing.stores.kafka.errors import KafkaLogLost, OffsetOutOfRange
 from eventsourcing.stores.kafka.index import EventRow, KafkaIndex, Outcome, Partition, Position, RawRecord
 from eventsourcing.stores.kafka.log import Fetched, KafkaLog
-from eventsourcing.stores.kafka.loss import fetched_behind, gone_topics, log_lost, out_of_range, stopped, topics_lost
+from eventsourcing.stores.kafka.loss import (
+    fetched_behind,
+    gone_topics,
+    log_lost,
+    out_of_range,
+    partitions_changed,
+    topics_lost,
+)
 from eventsourcing.stores.kafka.schemas import KafkaSchemaStore
-from eventsourcing.stores.kafka.validation import RecordCheck, UnknownWriterSchema, WriterSchemas
+from eventsourcing.stores.kafka.validation import RecordCheck, UnknownWriterSchema, WriterSchemas, partition_of
 from eventsourcing.stores.sql.rows import decode_rows, iso_utc
 
 log = logging.getLogger(__name__)
@@ -235,6 +242,10 @@ class KafkaEventStore:
             gone = self._gone(found)
         if gone:
             raise self._stop(topics_lost(gone, found))
+        read = {p.topic for p in self._index.partitions.values() if p.next_offset}
+        changed = partitions_changed(self._index.counts, found, read)
+        if changed is not None:
+            raise self._stop(changed)
         found.pop(self._schema_topic.topic, None)  # not an event topic: the index never reads it
         self._topics = found
         for topic, count in found.items():
@@ -346,8 +357,6 @@ class KafkaEventStore:
                 log.info("%r: a record names Avro schema %s: reading the schemas topic", self, err.schema_id)
                 await self._load_schemas()
                 outcomes = self._index.apply(batches, schemas_loaded=True)
-            except KafkaLogLost as err:  # a stream's record in another partition than its events
-                raise self._stop(stopped(err)) from None
         for token, outcome in outcomes.items():
             waiter = self._waiters.get(token)
             if waiter is not None and not waiter.done():
@@ -453,7 +462,10 @@ class KafkaEventStore:
         try:
             self._producing += 1
             try:
-                partition, offset = await self._log.produce(topic, stream_id.encode(), value, headers)
+                key = stream_id.encode()  # partitioned here, by the count the index knows (and checks records by)
+                partition, offset = await self._log.produce(
+                    topic, key, value, headers, partition_of(key, self._index.counts[topic])
+                )
             except AppendOutcomeUnknown:
                 await self._explain_failure()
                 raise

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping
 from io import BytesIO
 from typing import Any, NamedTuple
 
+from aiokafka.partitioner import murmur2
 from pydantic_core import from_json
 
 from eventsourcing.stores.kafka.envelope import Envelope, EventEntry
@@ -35,6 +36,11 @@ _AVRO_HEADER = 5  # magic byte + 4-byte schema id (eventsourcing.avro.wire, whic
 # The form `iso_utc` writes; fromisoformat then checks the values (a 13th month, a 25th hour).
 _MAX_SCHEMA_VERSION = 2**31 - 1  # what every store's schema_version column holds
 _CANONICAL_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00", re.ASCII).fullmatch
+
+
+def partition_of(stream_id: bytes, partitions: int) -> int:
+    """The partition of a stream id's records: the Java client's (and aiokafka's) murmur2 partitioner."""
+    return (int(murmur2(stream_id)) & 0x7FFFFFFF) % partitions
 
 
 class Foreign(ValueError):
