@@ -201,3 +201,25 @@ async def test_a_record_in_another_partition_than_its_stream_ids_is_foreign(
         assert await _texts(store) == (["a"], ["a"])
         await store.append(stream_id, _noted("b"), 1 if stream_id == "s-1" else 0, stream_type=TYPE)
         assert any("partition" in r.getMessage() and "ignored" in r.getMessage() for r in caplog.records)
+
+
+class Shadowed(DomainEvent):
+    event_type = "it_forged.shadowed"
+    text: str
+
+
+async def test_a_forged_schema_record_keyed_with_a_schemas_id_hides_nothing(
+    store: KafkaEventStore, kafka_bootstrap: str, prefix: str
+) -> None:
+    """Schemas are loaded by content: a record on the schemas topic that borrows a schema's id as its
+    key, written before the schema itself, must not make the events of that schema foreign to readers
+    while their writer acknowledged them."""
+    from eventsourcing.avro import AvroCodec
+
+    schema_id = AvroCodec().schema_id(Shadowed)
+    await _produce(
+        kafka_bootstrap, f"{prefix}-schemas", Forged(str(schema_id).encode(), b'{"type": "record", "x": 1}', [])
+    )
+    await store.append("s-1", [NewEvent(Shadowed(text="kept"), uuid4(), T0)], 0, stream_type=TYPE)
+    async with KafkaEventStore(kafka_bootstrap, prefix=prefix) as fresh:
+        assert [e.event.text for e in await fresh.read("s-1")] == ["kept"]  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@ One record per schema, keyed by its id, valued with the schema's JSON; written (
 the first event record that names the schema, so a reader that meets an id finds its schema on the
 topic. Loading reads the topic from the start to its high watermark (a missing topic holds no schemas:
 it is created by the first save, never by a read). Writing a schema twice (two
-processes meeting a new event class at once) is harmless: loading keeps the first of equal ids.
+processes meeting a new event class at once) is harmless: loading keeps one of equal schemas.
 The topic is outside the event topics' namespace (``<prefix>.``), so the index never reads it.
 """
 
@@ -45,7 +45,7 @@ class KafkaSchemaStore:
                 raise log_lost(f"the schemas topic {self.topic} is missing, but this store has read or written it")
             self._ready = False
             return []
-        schemas: dict[bytes, Mapping[str, Any]] = {}
+        schemas: dict[str, Mapping[str, Any]] = {}
         offset = 0
         while True:
             fetched = (await self._log.fetch({(self.topic, 0): offset})).get((self.topic, 0))
@@ -59,7 +59,9 @@ class KafkaSchemaStore:
                 except ValueError as err:
                     log.warning("%s offset %d is not an Avro schema (%s); ignored", self.topic, record.offset, err)
                     continue
-                schemas.setdefault(record.key or b"", value)
+                # By content, not by the record's key: a record keyed with a schema's id but holding
+                # something else must not hide the schema from some readers and not from others.
+                schemas.setdefault(json.dumps(value, sort_keys=True), value)
             offset = max(offset, fetched.next_offset)
             if offset >= fetched.high_watermark:
                 break

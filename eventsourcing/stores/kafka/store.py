@@ -161,7 +161,13 @@ class KafkaEventStore:
             raise self._stop(err) from None
         self._writer_schemas.add(schemas)
         if self._schemas is not None:
-            self._schemas.registry.load(schemas)
+            for schema in schemas:  # one by one: a record that is not a usable schema must not stop the rest
+                try:
+                    self._schemas.registry.load([schema])
+                except ConfigurationError as err:
+                    log.warning(
+                        "%r: a record on the schemas topic is not a usable Avro schema (%s); ignored", self, err
+                    )
 
     def _saved_schema(self, schema_id: int) -> Mapping[str, Any] | None:
         """A schema this store's codec saved on the schemas topic itself (so the index validates this

@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 from aiokafka.partitioner import murmur2
 from pydantic_core import from_json
 
+from eventsourcing.errors import ConfigurationError
 from eventsourcing.stores.kafka.envelope import Envelope, EventEntry
 
 _AVRO_MAGIC = 0
@@ -75,11 +76,15 @@ class WriterSchemas:
             self._add(schema)
 
     def _add(self, schema: Mapping[str, Any]) -> int:
-        from fastavro import schemaless_reader
+        try:
+            from fastavro import schemaless_reader
 
-        from eventsourcing.avro import EVENT_TYPE_KEY, SCHEMA_VERSION_KEY, schema_id
-        from eventsourcing.avro.nodes import parse, unsafe_reason
-
+            from eventsourcing.avro import EVENT_TYPE_KEY, SCHEMA_VERSION_KEY, schema_id
+            from eventsourcing.avro.nodes import parse, unsafe_reason
+        except (ImportError, ConfigurationError) as err:  # without the avro extra, Avro payloads cannot be read
+            raise ConfigurationError(
+                f"the Kafka topics hold Avro payloads: reading them needs the 'avro' extra (fastavro): {err}"
+            ) from err
         try:
             key = schema_id(dict(schema))
         except Exception:  # not an Avro schema at all: no payload can name it
