@@ -78,6 +78,8 @@ from eventsourcing.stores.sql.rows import decode_rows, iso_utc
 log = logging.getLogger(__name__)
 
 _TOPIC_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+# Pauses before each new look at a partition that ends before the index's offset (None: the last look).
+_SECOND_LOOKS = (0.1, 0.3, 0.9, 2.7, None)
 _MAX_TOPIC = 249
 
 
@@ -315,12 +317,12 @@ class KafkaEventStore:
 
     async def _fetch(self, parts: Sequence[Partition]) -> dict[tuple[str, int], Fetched]:
         """Fetch ``parts`` from their next offsets. A partition whose log ends before the offset asked
-        for, or does not hold it, is asked again after a metadata refresh (a leader that has just moved
-        may lag); still so, the log has lost what the index read, and the store stops before applying
-        anything of the fetch."""
+        for, or does not hold it, is asked again, with fresh metadata, for a few seconds (a leader that
+        has just taken over may report an end that lags for a moment); still so, the log has lost what
+        the index read, and the store stops before applying anything of the fetch."""
         offsets = {(p.topic, p.partition): p.next_offset for p in parts}
         problem = ""
-        for attempt in range(2):
+        for pause in _SECOND_LOOKS:
             try:
                 fetched = await self._log.fetch(offsets)
             except OffsetOutOfRange as err:
@@ -330,8 +332,11 @@ class KafkaEventStore:
                 if behind is None:
                     return fetched
                 problem = behind
-            if attempt == 0:
-                await self._log.topics("")  # fresh leaders for the second look
+            if pause is None:
+                break
+            log.warning("%r: %s; looking again in %gs", self, problem, pause)
+            await asyncio.sleep(pause)
+            await self._log.topics("")  # fresh leaders
         raise self._stop(log_lost(problem))
 
     async def _read_up_to(self, part: Partition, offset: int) -> None:
