@@ -191,9 +191,12 @@ def _check_event(e: EventEntry) -> None:
 
 def _check_metadata(metadata: bytes) -> None:
     try:
-        value = json.loads(metadata)  # the parser that reads it back (`EventMapper.decode_metadata`)
+        value = from_json(metadata)  # 8x faster than json.loads, and accepts nothing json.loads refuses
     except ValueError:
-        raise Foreign("an event's metadata is not JSON") from None
+        try:  # json.loads reads it back (`EventMapper.decode_metadata`), and accepts a little more
+            value = json.loads(metadata)
+        except ValueError:
+            raise Foreign("an event's metadata is not JSON") from None
     if type(value) is not dict:
         raise Foreign("an event's metadata is not a JSON object")
 
