@@ -64,3 +64,25 @@ async def test_an_append_timed_out_on_a_frozen_broker_is_unknown_and_a_resend_se
         assert [e.event_id for e in await fresh.read("s-1")] == stored
         last = await fresh.get_event(batch[1].event_id)
         assert last is not None and last.position == settled.position
+
+
+async def test_an_append_stored_but_not_read_back_in_time_is_unknown_and_a_resend_returns_the_original(
+    kafka_bootstrap: str,
+) -> None:
+    """The record is acknowledged, but the store cannot read its partition up to it within
+    ``append_timeout`` (here: the fetch it needs is held up, by holding the store's fetch lock)."""
+    prefix = f"t{uuid4().hex[:12]}"
+    async with (
+        KafkaEventStore(kafka_bootstrap, prefix=prefix, partitions=1, poll_interval=30, append_timeout=0.5) as store,
+        KafkaEventStore(kafka_bootstrap, prefix=prefix, partitions=1) as other,
+    ):
+        await store.append("s-0", paid(0), 0, stream_type=TYPE)
+        await other.append("s-1", paid(1), 0, stream_type=TYPE)  # a record `store` has to fetch before its own
+        batch = paid(2)
+        async with store._fetching:  # no fetch can run: the append cannot learn what the rule decided
+            with pytest.raises(AppendOutcomeUnknown, match="not read back"):
+                await store.append("s-2", batch, 0, stream_type=TYPE)
+        settled = await store.append("s-2", batch, 0, stream_type=TYPE)
+        topic = store.topic_for(TYPE)
+        assert settled.version == 1 and settled.position == {f"{topic}/0": [2, 0]}  # the first record's offset
+        assert [e.event_id for e in await store.read("s-2")] == [batch[0].event_id]
