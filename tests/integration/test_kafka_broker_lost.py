@@ -8,6 +8,7 @@ index has read (or whose topics do not exist at all).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
@@ -84,6 +85,23 @@ async def test_a_store_that_only_reads_stops_when_it_next_reads_the_log(broker: 
             await reader.sync()
         with pytest.raises(KafkaLogLost):
             await reader.stream_version("s-0")
+
+
+async def _read_until_it_fails(store: KafkaEventStore) -> None:
+    """Read (from the index) until the store refuses: the poller found the log lost."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        await store.stream_version("s-0")
+        assert asyncio.get_running_loop().time() < deadline, "the poller never noticed the empty broker"
+        await asyncio.sleep(0.05)
+
+
+async def test_the_poller_stops_an_idle_store_by_itself(broker: KafkaBroker) -> None:
+    async with KafkaEventStore(broker.bootstrap_servers, prefix="lost", partitions=2) as store:
+        await _fill(store)
+        broker.restart_empty()
+        with pytest.raises(KafkaLogLost, match=r"missing on this broker|lost its data"):
+            await _read_until_it_fails(store)
 
 
 async def test_a_topic_recreated_with_fewer_records_than_the_index_read_stops_the_store(broker: KafkaBroker) -> None:
