@@ -7,11 +7,15 @@ started. If the broker cannot start, `start` raises `KafkaBrokerError` saying wh
 they never skip.
 
 Every test isolates itself with topics of its own (a fresh prefix), so one broker serves a run.
+Fault tests start a broker of their own (``KafkaBroker(own=True)``, always Tansu, whatever
+``EVENTSOURCING_KAFKA`` says): `restart_empty` brings it back on the same port with its log gone,
+`freeze` and `thaw` stop and continue its process (SIGSTOP, SIGCONT).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import importlib.util
 import logging
@@ -47,8 +51,8 @@ def tansu_binary() -> Path:
 class KafkaBroker:
     """One broker. ``bootstrap_servers`` is valid after `start`."""
 
-    def __init__(self) -> None:
-        self.external = os.environ.get(ENV) or None
+    def __init__(self, *, own: bool = False) -> None:
+        self.external = None if own else os.environ.get(ENV) or None
         self.bootstrap_servers = self.external or ""
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
@@ -59,7 +63,7 @@ class KafkaBroker:
             self._wait_ready(timeout, f"the Kafka cluster at {self.external} ({ENV}, {timeout:g}s)")
             return self
         binary = tansu_binary()
-        self.port = free_port()
+        self.port = self.port or free_port()
         url = f"tcp://127.0.0.1:{self.port}"
         self.bootstrap_servers = f"127.0.0.1:{self.port}"
         fd, log_name = tempfile.mkstemp(prefix="tansu-", suffix=".log")
@@ -99,7 +103,7 @@ class KafkaBroker:
             if self._process is not None and self._process.poll() is not None:
                 raise KafkaBrokerError(f"{what} exited with code {self._process.returncode}: {self.log_tail()}")
             try:
-                asyncio.run(_probe(self.bootstrap_servers))
+                _run_probe(self.bootstrap_servers)
                 return
             except Exception as err:  # not up yet
                 last = err
@@ -112,6 +116,26 @@ class KafkaBroker:
             return ""
         return " | ".join(self._log.read_text(errors="replace").strip().splitlines()[-lines:])
 
+    def restart_empty(self, timeout: float = 20.0) -> None:
+        """Kill the broker and start a new one on the same port: same address, its log gone."""
+        if self.external:
+            raise KafkaBrokerError("an external cluster cannot be restarted by the tests")
+        self.stop()
+        self.start(timeout)
+
+    def freeze(self) -> None:
+        """Stop the broker's process (SIGSTOP): connections stay open, nothing is answered."""
+        self._signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """Continue a frozen broker (SIGCONT)."""
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        if self._process is None:
+            raise KafkaBrokerError("the broker is not running (or is an external cluster)")
+        os.killpg(self._process.pid, sig)
+
     def stop(self) -> None:
         if self._process is not None:
             with contextlib.suppress(ProcessLookupError):
@@ -121,6 +145,12 @@ class KafkaBroker:
         if self._log is not None:
             self._log.unlink(missing_ok=True)
             self._log = None
+
+
+def _run_probe(bootstrap_servers: str) -> None:
+    """Probe from a thread of its own: `restart_empty` is called from tests that run an event loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _probe(bootstrap_servers)).result()
 
 
 async def _probe(bootstrap_servers: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -24,14 +25,30 @@ WORKER = Path(__file__).with_name("kafka_restart_worker.py")
 KILLS = 4
 
 
-async def _run_until_killed(args: list[str], ack_file: Path, log: Path, at_least: int) -> None:
+def _committed(index: Path) -> int:
+    """How many events the worker's index file holds, as committed (0 before its first commit)."""
+    if not index.exists():
+        return 0
+    db = sqlite3.connect(f"file:{index}?mode=ro", uri=True)
+    try:
+        return int(db.execute("SELECT count(*) FROM events").fetchone()[0])
+    except sqlite3.OperationalError:  # the schema is not created yet
+        return 0
+    finally:
+        db.close()
+
+
+async def _run_until_killed(args: list[str], ack_file: Path, log: Path, at_least: int, index: Path) -> None:
+    """Run the worker until it acknowledged ``at_least`` appends and its index committed some of this
+    run's work (so the restart has offsets to resume from, however fast the run was), then kill it."""
+    committed_before = _committed(index)
     with log.open("ab") as out:
         process = await asyncio.create_subprocess_exec(
             sys.executable, str(WORKER), *args, stdout=out, stderr=out, env=_child_env()
         )
     deadline = time.monotonic() + 60
     try:
-        while len(acknowledged(ack_file)) < at_least:
+        while len(acknowledged(ack_file)) < at_least or _committed(index) <= committed_before:
             assert process.returncode is None, f"the worker exited with {process.returncode}:\n{_tail(log)}"
             assert time.monotonic() < deadline, f"the worker made no progress:\n{_tail(log)}"
             await asyncio.sleep(0.01)
@@ -48,7 +65,7 @@ async def test_a_killed_writer_loses_nothing_acknowledged_and_stores_nothing_twi
     index, ack_file, opened, log = (tmp_path / name for name in ("index.db", "acks.jsonl", "opened.jsonl", "w.log"))
     args = [kafka_bootstrap, prefix, str(index), str(ack_file), str(opened)]
     for _ in range(KILLS):  # each run acknowledges 25 more appends at least, then dies at a random moment
-        await _run_until_killed(args, ack_file, log, at_least=len(acknowledged(ack_file)) + 25)
+        await _run_until_killed(args, ack_file, log, at_least=len(acknowledged(ack_file)) + 25, index=index)
     acks = acknowledged(ack_file)
     starts = [json.loads(line) for line in opened.read_text().splitlines()]
     assert len(starts) == KILLS

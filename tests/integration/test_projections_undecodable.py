@@ -51,7 +51,10 @@ async def append_undecodable(store: EventStore, backend: str, tmp_path: Path, re
     bad_id = uuid.uuid4()
     if backend == "kafka":
         assert isinstance(store, KafkaEventStore)
-        entry = EventEntry(bad_id.bytes, Ticked.event_type, 1, "2026-03-01T09:00:06.000000+00:00", None, b"\x00\xff")
+        # Well-formed (the index accepts only records a reader can decode as far as the log tells), but
+        # not a Ticked: the store's Avro codec reads a JSON payload and the model refuses it.
+        payload = b'{"n": "not a number"}'
+        entry = EventEntry(bad_id.bytes, Ticked.event_type, 1, "2026-03-01T09:00:06.000000+00:00", None, payload)
         producer = AIOKafkaProducer(bootstrap_servers=request.getfixturevalue("kafka_bootstrap"))
         await producer.start()
         try:

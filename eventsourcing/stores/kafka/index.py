@@ -35,6 +35,7 @@ from eventsourcing.errors import (
 )
 from eventsourcing.stores.base import AppendResult, StoredRef, StreamInfo, admits, resolve_retry
 from eventsourcing.stores.kafka.envelope import TOKEN_HEADER, NotAnEnvelope, decode_record
+from eventsourcing.stores.kafka.validation import Foreign, RecordCheck, partition_of
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +124,20 @@ class RawRecord:
 class KafkaIndex:
     """The index of accepted events. ``path`` None keeps it in memory (rebuilt at every open)."""
 
-    def __init__(self, path: str | None = None, *, commit_interval: float = 0.05) -> None:
+    def __init__(
+        self, path: str | None = None, *, check: RecordCheck | None = None, commit_interval: float = 0.05
+    ) -> None:
         self.path = path
+        self.check = check
+        """Validates records before the rule judges them (None: this index only reads, never applies)."""
         self.commit_interval = commit_interval
         self._since: float | None = None  # when the open transaction began (None: none is open)
         self._db: sqlite3.Connection | None = None
         self.partitions: dict[tuple[str, int], Partition] = {}
         self.by_id: dict[int, Partition] = {}
         self.by_key: dict[str, Partition] = {}
+        self.counts: dict[str, int] = {}
+        """Each topic's partition count, as the index knows it."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -165,12 +172,19 @@ class KafkaIndex:
                 self._db = None
 
     @property
+    def checker(self) -> RecordCheck:
+        if self.check is None:
+            raise StoreError("this Kafka index was opened for reading only: it has no record check to apply records")
+        return self.check
+
+    @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
             raise StoreError("the Kafka store's index is not open")
         return self._db
 
     def _remember(self, part: Partition) -> None:
+        self.counts[part.topic] = max(self.counts.get(part.topic, 0), part.partition + 1)
         self.partitions[(part.topic, part.partition)] = part
         self.by_id[part.id] = part
         self.by_key[part.key] = part
@@ -191,10 +205,16 @@ class KafkaIndex:
 
     # -- applying the log -----------------------------------------------------------------------
 
-    def apply(self, fetched: Iterable[tuple[Partition, Sequence[RawRecord], int]]) -> dict[bytes, Outcome]:
+    def apply(
+        self, fetched: Iterable[tuple[Partition, Sequence[RawRecord], int]], *, schemas_loaded: bool = False
+    ) -> dict[bytes, Outcome]:
         """Apply records (each partition's in offset order) in one transaction; the outcomes of records
         that carry a writer's token, by token. Records below a partition's next offset are skipped;
-        each partition then moves on to at least the offset given with its records."""
+        each partition then moves on to at least the offset given with its records.
+
+        A record naming an Avro schema not loaded raises `UnknownWriterSchema` and applies nothing,
+        unless ``schemas_loaded`` (the schemas topic was read after the records were fetched): then
+        that record is foreign."""
         db = self.db
         outcomes: dict[bytes, Outcome] = {}
         moved: list[tuple[Partition, int]] = []
@@ -209,7 +229,7 @@ class KafkaIndex:
                 for record in records:
                     if record.offset < next_offset:
                         continue
-                    outcome = self._apply_one(part, record, heads)
+                    outcome = self._apply_one(part, record, heads, schemas_loaded)
                     next_offset = record.offset + 1
                     token = _token(record.headers)
                     if token is not None and outcome is not None:
@@ -251,17 +271,20 @@ class KafkaIndex:
         self._since = None
 
     def _apply_one(
-        self, part: Partition, record: RawRecord, heads: dict[tuple[int, str], tuple[int, int]]
+        self,
+        part: Partition,
+        record: RawRecord,
+        heads: dict[tuple[int, str], tuple[int, int]],
+        schemas_loaded: bool,
     ) -> Outcome | None:
         if record.key is None:
             log.warning("%s offset %d: a record without a key is not an append; ignored", part.key, record.offset)
             return None
-        stream_id = record.key.decode(errors="replace")
         try:
             envelope = decode_record(record.value, record.headers)
-        except NotAnEnvelope as err:
-            log.warning("%s offset %d: %s; ignored", part.key, record.offset, err)
-            return StoreError(f"the record of the append to {stream_id!r} at {part.key} offset {record.offset}: {err}")
+            stream_id = self.checker.stream_id(part.topic, record.key, envelope, schemas_loaded=schemas_loaded)
+        except (NotAnEnvelope, Foreign) as err:
+            return self._foreign(part, record, str(err))
         ids = [e.event_id for e in envelope.events]
         found = self.stored_refs(ids)
         if found:
@@ -272,7 +295,15 @@ class KafkaIndex:
             if retry is not None:
                 return retry
         db = self.db
-        row = db.execute("SELECT stream_type, version FROM streams WHERE stream_id = ?", (stream_id,)).fetchone()
+        row = db.execute("SELECT stream_type, version, part FROM streams WHERE stream_id = ?", (stream_id,)).fetchone()
+        # A stream's records are in the partition its id hashes to (checked once per stream: its row
+        # exists only if its first record was there); a record elsewhere was not written by this library.
+        if row is None:
+            home = partition_of(record.key, self.counts[part.topic])
+            if home != part.partition:
+                return self._foreign(part, record, f"its stream id belongs in partition {home}")
+        elif row[2] != part.id:
+            return self._foreign(part, record, f"its stream's events are in {self.by_id[row[2]].key}")
         if row is not None and row[0] != envelope.stream_type:
             return StreamTypeMismatch(stream_id, envelope.stream_type, row[0])
         actual = 0 if row is None else row[1]
@@ -312,6 +343,13 @@ class KafkaIndex:
         heads[(part.id, envelope.stream_type)] = (record.offset, last)
         return AppendResult(stream_id, version, {part.key: [record.offset, last]})
 
+    @staticmethod
+    def _foreign(part: Partition, record: RawRecord, why: str) -> StoreError:
+        """Log a foreign record (ignored); the outcome for a writer that would wait on it."""
+        log.warning("%s offset %d: a foreign record (%s); ignored", part.key, record.offset, why)
+        shown = (record.key or b"").decode(errors="replace")
+        return StoreError(f"the record of the append to {shown!r} at {part.key} offset {record.offset}: {why}")
+
     # -- queries --------------------------------------------------------------------------------
 
     def stored_refs(self, event_ids: Sequence[bytes]) -> list[StoredRef]:
@@ -330,6 +368,11 @@ class KafkaIndex:
                 for event_id, stream_id, version, part, offset, idx in rows
             )
         return found
+
+    def stream_partition(self, stream_id: str) -> int | None:
+        """The id of the partition that holds the stream's events (None: no such stream)."""
+        row = self.db.execute("SELECT part FROM streams WHERE stream_id = ?", (stream_id,)).fetchone()
+        return None if row is None else int(row[0])
 
     def stream_info(self, stream_id: str) -> StreamInfo | None:
         row = self.db.execute("SELECT stream_type, version FROM streams WHERE stream_id = ?", (stream_id,)).fetchone()

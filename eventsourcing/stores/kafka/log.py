@@ -19,11 +19,19 @@ from typing import Any
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.client import AIOKafkaClient
-from aiokafka.errors import KafkaConnectionError, KafkaError, MessageSizeTooLargeError, NodeNotReadyError
+from aiokafka.errors import (
+    BrokerResponseError,
+    KafkaConnectionError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    NodeNotReadyError,
+    RecordTooLargeError,
+)
 from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.record.memory_records import MemoryRecords
 
-from eventsourcing.errors import StoreError, StoreUnavailable
+from eventsourcing.errors import AppendOutcomeUnknown, StoreError, StoreUnavailable
+from eventsourcing.stores.kafka.errors import OffsetOutOfRange
 from eventsourcing.stores.kafka.index import RawRecord
 
 log = logging.getLogger(__name__)
@@ -74,14 +82,19 @@ class KafkaLog:
             yield
         except (TimeoutError, KafkaConnectionError, NodeNotReadyError, ConnectionError, OSError) as err:
             raise StoreUnavailable(f"Kafka at {self.bootstrap_servers} is unreachable ({what}): {err}") from err
-        except MessageSizeTooLargeError as err:
-            raise StoreError(
-                f"{what}: the record is larger than the producer's limit of {self.max_record_bytes} bytes "
-                "(one append is one record: append fewer events at once, or raise max_record_bytes and the "
-                "topic's max.message.bytes)"
-            ) from err
+        except (MessageSizeTooLargeError, RecordTooLargeError) as err:
+            raise self._too_large(what) from err
         except KafkaError as err:
+            if type(err) is KafkaError or err.retriable:  # "unable to get cluster metadata", leader moves, ...
+                raise StoreUnavailable(f"Kafka at {self.bootstrap_servers} is unavailable ({what}): {err}") from err
             raise StoreError(f"Kafka refused {what}: {type(err).__name__}: {err}") from err
+
+    def _too_large(self, what: str) -> StoreError:
+        return StoreError(
+            f"{what}: the record is larger than the producer's limit of {self.max_record_bytes} bytes "
+            "(one append is one record: append fewer events at once, or raise max_record_bytes and the "
+            "topic's max.message.bytes)"
+        )
 
     async def start(self) -> None:
         with self._translated("connecting"):
@@ -154,8 +167,12 @@ class KafkaLog:
 
     async def topics(self, prefix: str) -> dict[str, int]:
         """Topics whose name starts with ``prefix``, with their partition counts (also refreshes leaders)."""
-        with self._translated("listing topics"):
-            cluster = await self._client.fetch_all_metadata()
+        try:
+            with self._translated("listing topics"):
+                cluster = await self._client.fetch_all_metadata()
+        except StoreUnavailable:  # a connection a restarted broker closed fails once: a new one is made
+            with self._translated("listing topics"):
+                cluster = await self._client.fetch_all_metadata()
         found: dict[str, int] = {}
         for topic in cluster.topics():
             if topic.startswith(prefix):
@@ -181,11 +198,26 @@ class KafkaLog:
     # -- records --------------------------------------------------------------------------------
 
     async def produce(
-        self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]]
+        self, topic: str, key: bytes, value: bytes, headers: Sequence[tuple[str, bytes]], partition: int | None = None
     ) -> tuple[int, int]:
-        """Send one record and wait for the broker's acknowledgement: its (partition, offset)."""
-        with self._translated(f"appending to topic {topic!r}"):
-            meta = await self._producer.send_and_wait(topic, value, key=key, headers=list(headers))
+        """Send one record (to ``partition``, or where the producer's partitioner puts its key) and wait
+        for the broker's acknowledgement: its (partition, offset).
+
+        Only a refusal the broker (or the client, before sending) states for certain is a `StoreError`;
+        any other failure — a timeout, a lost connection, a retriable broker error — may come after
+        the record was appended, so it is `AppendOutcomeUnknown`: re-sending the same events settles it.
+        """
+        what = f"appending to topic {topic!r}"
+        try:
+            meta = await self._producer.send_and_wait(topic, value, key=key, headers=list(headers), partition=partition)
+        except (MessageSizeTooLargeError, RecordTooLargeError) as err:
+            raise self._too_large(what) from err
+        except BrokerResponseError as err:
+            if not err.retriable:  # the broker refused the record: it is not in the log
+                raise StoreError(f"Kafka refused {what}: {type(err).__name__}: {err}") from err
+            raise AppendOutcomeUnknown(key.decode(), f"{what}: {type(err).__name__}: {err}") from err
+        except Exception as err:  # timeouts, connections closed after sending, the client's own failures
+            raise AppendOutcomeUnknown(key.decode(), f"{what}: {type(err).__name__}: {err}") from err
         return int(meta.partition), int(meta.offset)
 
     async def fetch(
@@ -219,10 +251,7 @@ class KafkaLog:
                         stale = True
                         continue
                     if error_code == _OFFSET_OUT_OF_RANGE:
-                        raise StoreError(
-                            f"{topic}/{partition}: offset {offsets[topic, partition]} is no longer in the log; "
-                            "events were deleted (an event topic's retention must be infinite)"
-                        )
+                        raise OffsetOutOfRange(f"{topic}/{partition}", offsets[topic, partition])
                     if error_code != _NO_ERROR:
                         raise StoreError(f"Kafka refused a fetch of {topic}/{partition}: error code {error_code}")
                     start = offsets[topic, partition]

@@ -29,7 +29,13 @@ from typing import Any, Self
 from uuid import UUID, uuid4
 
 from eventsourcing.clock import monotonic
-from eventsourcing.errors import ConfigurationError, EventSourcingError, StoreError, StoreUnavailable
+from eventsourcing.errors import (
+    AppendOutcomeUnknown,
+    ConfigurationError,
+    EventSourcingError,
+    StoreError,
+    StoreUnavailable,
+)
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.registry import EventRegistry
 from eventsourcing.serialization import Codec, EventMapper
@@ -54,14 +60,26 @@ from eventsourcing.stores.kafka.envelope import (
     encode_confluent,
     encode_envelope,
 )
+from eventsourcing.stores.kafka.errors import KafkaLogLost, OffsetOutOfRange
 from eventsourcing.stores.kafka.index import EventRow, KafkaIndex, Outcome, Partition, Position, RawRecord
-from eventsourcing.stores.kafka.log import KafkaLog
+from eventsourcing.stores.kafka.log import Fetched, KafkaLog
+from eventsourcing.stores.kafka.loss import (
+    fetched_behind,
+    gone_topics,
+    log_lost,
+    out_of_range,
+    partitions_changed,
+    topics_lost,
+)
 from eventsourcing.stores.kafka.schemas import KafkaSchemaStore
+from eventsourcing.stores.kafka.validation import RecordCheck, UnknownWriterSchema, WriterSchemas, partition_of
 from eventsourcing.stores.sql.rows import decode_rows, iso_utc
 
 log = logging.getLogger(__name__)
 
 _TOPIC_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+# Pauses before each new look at a partition that ends before the index's offset (None: the last look).
+_SECOND_LOOKS = (0.1, 0.3, 0.9, 2.7, None)
 _MAX_TOPIC = 249
 
 
@@ -112,7 +130,8 @@ class KafkaEventStore:
         if wire_format == "confluent" and self.codec.name != "avro":
             raise ConfigurationError("the Confluent wire format needs the Avro codec (codec='avro')")
         self.wire_format = wire_format
-        self._index = KafkaIndex(index)
+        self._writer_schemas = WriterSchemas(self._saved_schema)
+        self._index = KafkaIndex(index, check=RecordCheck(self.topic_for, self._writer_schemas))
         self._log = KafkaLog(
             bootstrap_servers,
             idempotent=idempotent,
@@ -120,6 +139,7 @@ class KafkaEventStore:
             replication_factor=replication_factor,
             request_timeout_ms=int(request_timeout * 1000),
         )
+        self._schema_topic = KafkaSchemaStore(self._log, f"{self.prefix}-schemas")
         self._schemas = schema_sync(self.codec, self.schema_store)
         self._topics: dict[str, int] = {}
         self._waiters: dict[bytes, asyncio.Future[Outcome]] = {}
@@ -129,15 +149,45 @@ class KafkaEventStore:
         self._poller: asyncio.Task[None] | None = None
         self._topics_read_at = 0.0
         self._opened = False
+        self._lost: KafkaLogLost | None = None  # set once the log is found behind the index: the store stops
 
     def schema_store(self) -> KafkaSchemaStore:
         """Where this store keeps Avro schemas: the topic ``<prefix>-schemas``."""
-        return KafkaSchemaStore(self._log, f"{self.prefix}-schemas")
+        return self._schema_topic
+
+    async def _load_schemas(self) -> None:
+        """Read the schemas topic: for the codec (decoding) and for the index (validating payloads)."""
+        try:
+            schemas = await self._schema_topic.load_schemas()
+        except KafkaLogLost as err:
+            raise self._stop(err) from None
+        self._writer_schemas.add(schemas)
+        if self._schemas is not None:
+            for schema in schemas:  # one by one: a record that is not a usable schema must not stop the rest
+                try:
+                    self._schemas.registry.load([schema])
+                except ConfigurationError as err:
+                    log.warning(
+                        "%r: a record on the schemas topic is not a usable Avro schema (%s); ignored", self, err
+                    )
+
+    def _saved_schema(self, schema_id: int) -> Mapping[str, Any] | None:
+        """A schema this store's codec saved on the schemas topic itself (so the index validates this
+        store's own records without reading the topic back); None for any other id."""
+        if self._schemas is None:
+            return None
+        registry = self._schemas.registry
+        if schema_id not in registry or any(unsaved == schema_id for unsaved, _ in registry.unsaved()):
+            return None
+        return registry.get(schema_id)
 
     async def stored_schemas(self) -> list[Mapping[str, Any]]:
         """The Avro schemas on this store's schemas topic."""
         self._require_open()
-        return await self.schema_store().load_schemas()
+        try:
+            return await self._schema_topic.load_schemas()
+        except KafkaLogLost as err:
+            raise self._stop(err) from None
 
     def __repr__(self) -> str:
         return f"KafkaEventStore({self._log.bootstrap_servers!r}, prefix={self.prefix!r})"
@@ -158,8 +208,7 @@ class KafkaEventStore:
         self._index.open()
         try:
             await self._log.start()
-            if self._schemas is not None:
-                await self._schemas.load()
+            await self._load_schemas()
             await self.sync()
         except BaseException:
             await self._log.stop()
@@ -192,12 +241,51 @@ class KafkaEventStore:
         return name
 
     async def _refresh_topics(self) -> None:
-        found = await self._log.topics(f"{self.prefix}.")
-        self._topics.update(found)
+        found = await self._event_topics()
+        # A partition the index has read records from must still be there, else the log is lost. A
+        # topic with a topic-level error is left out of a metadata response: look twice before stopping.
+        gone = self._gone(found)
+        if gone:
+            found = await self._event_topics()
+            gone = self._gone(found)
+        if gone:
+            raise self._stop(topics_lost(gone, found))
+        read = {p.topic for p in self._index.partitions.values() if p.next_offset}
+        changed = partitions_changed(self._index.counts, found, read)
+        if changed is not None:
+            raise self._stop(changed)
+        found.pop(self._schema_topic.topic, None)  # not an event topic: the index never reads it
+        self._topics = found
         for topic, count in found.items():
             for partition in range(count):
                 self._index.partition(topic, partition)
         self._topics_read_at = monotonic()
+
+    async def _event_topics(self) -> dict[str, int]:
+        """The event topics of the prefix with their partition counts, and the schemas topic if it is there."""
+        listed = await self._log.topics(self.prefix)
+        return {t: n for t, n in listed.items() if t.startswith(f"{self.prefix}.") or t == self._schema_topic.topic}
+
+    def _gone(self, found: Mapping[str, int]) -> set[str]:
+        gone = gone_topics(self._index.partitions.values(), found)
+        if self._schema_topic.end and self._schema_topic.topic not in found:
+            gone.add(self._schema_topic.topic)
+        return gone
+
+    def _present(self) -> list[Partition]:
+        """The index's partitions that the cluster's metadata lists (the others cannot be fetched)."""
+        topics = self._topics
+        return [p for p in self._index.partitions.values() if p.partition < topics.get(p.topic, 0)]
+
+    def _stop(self, err: KafkaLogLost) -> KafkaLogLost:
+        """Stop the store for good (the log no longer holds what the index has read): the error to raise."""
+        if self._lost is None:
+            self._lost = err
+            log.error("%r: %s", self, err)
+            for waiter in self._waiters.values():
+                if not waiter.done():
+                    waiter.set_exception(KafkaLogLost(str(err)))
+        return KafkaLogLost(str(self._lost))
 
     async def _ensure_topic(self, topic: str) -> None:
         if topic in self._topics:
@@ -217,21 +305,45 @@ class KafkaEventStore:
 
         Fetches need no lock: applying skips what is already indexed, so two fetches of the same
         records (the poller's and a writer's) apply them once."""
-        fetched = await self._log.fetch({(p.topic, p.partition): p.next_offset for p in parts})
+        fetched = await self._fetch(parts)
         batches = []
         for part in parts:
             got = fetched.get((part.topic, part.partition))
             if got is not None:
                 part.high_watermark = max(part.high_watermark, got.high_watermark)
                 batches.append((part, got.records, got.next_offset))
-        self._apply(batches)
+        await self._apply(batches)
         return any(p.next_offset < p.high_watermark for p in parts)
+
+    async def _fetch(self, parts: Sequence[Partition]) -> dict[tuple[str, int], Fetched]:
+        """Fetch ``parts`` from their next offsets. A partition whose log ends before the offset asked
+        for, or does not hold it, is asked again, with fresh metadata, for a few seconds (a leader that
+        has just taken over may report an end that lags for a moment); still so, the log has lost what
+        the index read, and the store stops before applying anything of the fetch."""
+        offsets = {(p.topic, p.partition): p.next_offset for p in parts}
+        problem = ""
+        for pause in _SECOND_LOOKS:
+            try:
+                fetched = await self._log.fetch(offsets)
+            except OffsetOutOfRange as err:
+                problem = out_of_range(err.key, err.offset)
+            else:
+                behind = fetched_behind(offsets, fetched)
+                if behind is None:
+                    return fetched
+                problem = behind
+            if pause is None:
+                break
+            log.warning("%r: %s; looking again in %gs", self, problem, pause)
+            await asyncio.sleep(pause)
+            await self._log.topics("")  # fresh leaders
+        raise self._stop(log_lost(problem))
 
     async def _read_up_to(self, part: Partition, offset: int) -> None:
         """Bring ``part`` in the index past ``offset`` (a writer's own record): by applying this process's
         own records if they come next, else by one fetch, shared by the writers waiting at that time."""
         async with self._fetching:  # writers queue here, and most find their record indexed meanwhile
-            if part.next_offset > offset or self._apply_own(part):
+            if part.next_offset > offset or await self._apply_own(part):
                 return
             # Acknowledgements of one produce request reach their writers one by one: the record before
             # ours may be this process's, its writer not yet resumed. Let those writers run first.
@@ -239,23 +351,29 @@ class KafkaEventStore:
                 if not self._producing:
                     break
                 await asyncio.sleep(0)
-                if part.next_offset > offset or self._apply_own(part):
+                if part.next_offset > offset or await self._apply_own(part):
                     return
             waiting = {p.key: p for key in self._own if (p := self._index.by_key.get(key)) is not None}
             waiting[part.key] = part
             await self._catch_up(list(waiting.values()))
 
-    def _apply(self, batches: Sequence[tuple[Partition, Sequence[RawRecord], int]]) -> None:
-        try:
-            outcomes = self._index.apply(batches)
-        except sqlite3.Error as err:
-            raise StoreError(f"the Kafka store's index failed: {err}") from err
+    async def _apply(self, batches: Sequence[tuple[Partition, Sequence[RawRecord], int]]) -> None:
+        """Apply fetched records to the index and hand writers their outcomes. A record naming an Avro
+        schema not loaded yet (another process's new event class) makes it read the schemas topic
+        once and decide again; a schema still missing then makes that record foreign."""
+        with self._index_errors():
+            try:
+                outcomes = self._index.apply(batches)
+            except UnknownWriterSchema as err:
+                log.info("%r: a record names Avro schema %s: reading the schemas topic", self, err.schema_id)
+                await self._load_schemas()
+                outcomes = self._index.apply(batches, schemas_loaded=True)
         for token, outcome in outcomes.items():
             waiter = self._waiters.get(token)
             if waiter is not None and not waiter.done():
                 waiter.set_result(outcome)
 
-    def _apply_own(self, part: Partition) -> bool:
+    async def _apply_own(self, part: Partition) -> bool:
         """Apply the records this store produced that come next in ``part``, without reading them back.
 
         The rule decides a record from the records before it in its partition; when all of those are
@@ -270,13 +388,15 @@ class KafkaEventStore:
             offset += 1
         if not run:
             return False
-        self._apply([(part, run, offset)])
+        await self._apply([(part, run, offset)])
         return True
 
     async def sync(self) -> None:
         """Read every event topic of the prefix to the end it has now (new topics included)."""
+        if self._lost is not None:
+            raise self._stop(self._lost)
         await self._refresh_topics()
-        parts = list(self._index.partitions.values())
+        parts = self._present()
         if parts:
             while await self._catch_up(parts):
                 pass
@@ -288,7 +408,7 @@ class KafkaEventStore:
             try:
                 if monotonic() - self._topics_read_at > self.metadata_interval:
                     await self._refresh_topics()
-                parts = list(self._index.partitions.values())
+                parts = self._present()
                 more = bool(parts)
                 while more:  # behind: read on until the end of every partition
                     more = await self._catch_up(parts)
@@ -297,6 +417,8 @@ class KafkaEventStore:
                 failures = 0
             except asyncio.CancelledError:
                 raise
+            except KafkaLogLost:  # the store has stopped (and logged why)
+                return
             except Exception as err:  # the poller must outlive a broker outage; writers see their own errors
                 failures += 1
                 log.warning("%r: reading the topics failed (%s); retrying", self, err)
@@ -327,6 +449,7 @@ class KafkaEventStore:
         with self._index_errors():
             found = self._index.stored_refs([e.event_id for e in entries])
             info = self._index.stream_info(stream_id)
+            home = self._index.stream_partition(stream_id)
         retry = resolve_retry(stream_id, [e.event_id for e in events], found)
         if retry is not None:
             return retry
@@ -350,36 +473,78 @@ class KafkaEventStore:
         try:
             self._producing += 1
             try:
-                partition, offset = await self._log.produce(topic, stream_id.encode(), value, headers)
+                key = stream_id.encode()  # partitioned here, by the count the index knows (and checks records by)
+                partition, offset = await self._log.produce(
+                    topic, key, value, headers, partition_of(key, self._index.counts[topic])
+                )
+            except AppendOutcomeUnknown:
+                await self._explain_failure()
+                raise
             finally:
                 self._producing -= 1
             part = self._index.partition(topic, partition)
+            if home is not None and home != part.id:
+                raise self._stop(
+                    log_lost(
+                        f"stream {stream_id!r} has its events in {self._index.by_id[home].key}, but the broker "
+                        f"acknowledged its append in {part.key}"
+                    )
+                )
             self._own.setdefault(part.key, {})[offset] = RawRecord(offset, stream_id.encode(), value, headers)
-            outcome = await self._outcome(waiter, part, offset)
+            outcome = await self._outcome(waiter, part, offset, stream_id)
         finally:
             del self._waiters[token]
+            if waiter.done() and not waiter.cancelled():
+                waiter.exception()  # retrieved: a store that stopped may have failed it while this writer raised
             if part is not None:
                 self._own.get(part.key, {}).pop(offset, None)
         if isinstance(outcome, EventSourcingError):
             raise outcome
         return outcome
 
-    async def _outcome(self, waiter: asyncio.Future[Outcome], part: Partition, offset: int) -> Outcome:
+    async def _outcome(self, waiter: asyncio.Future[Outcome], part: Partition, offset: int, stream_id: str) -> Outcome:
         """Read ``part`` up to ``offset`` (the writer's own record) and return what the rule decided."""
         try:
             async with asyncio.timeout(self.append_timeout):
                 while not waiter.done():
                     if part.next_offset > offset:  # applied, and its outcome is set with it
                         break
-                    if not self._apply_own(part):  # someone else's record comes first: read it
+                    if not await self._apply_own(part):  # someone else's record comes first: read it
                         await self._read_up_to(part, offset)
         except TimeoutError:
-            raise StoreUnavailable(
-                f"the append was written to {part.key} at offset {offset} but not read back within "
-                f"{self.append_timeout:g}s, so whether it was accepted is unknown; retrying it with the same "
-                "event ids is safe (an accepted append is not applied twice)"
+            raise AppendOutcomeUnknown(
+                stream_id,
+                f"written to {part.key} at offset {offset} but not read back within {self.append_timeout:g}s",
             ) from None
-        return waiter.result()
+        except StoreUnavailable as err:
+            raise AppendOutcomeUnknown(stream_id, f"written to {part.key} at offset {offset}, then {err}") from err
+        if not waiter.done():  # the index read past our offset without meeting our record there
+            raise self._stop(
+                log_lost(
+                    f"{part.key}: the broker acknowledged an append at offset {offset}, where this store's index "
+                    "had read another record"
+                )
+            )
+        try:
+            return waiter.result()
+        except KafkaLogLost:
+            raise
+        except StoreUnavailable as err:  # the store was closed before the record was read back
+            raise AppendOutcomeUnknown(stream_id, f"written to {part.key} at offset {offset}, then {err}") from err
+
+    async def _explain_failure(self) -> None:
+        """After a failed append: if the reason is a log that lost its data, stop the store and say so
+        (a quick look: a broker that does not answer at once leaves the append's own error as it is)."""
+        try:
+            async with asyncio.timeout(1.0):
+                await self._refresh_topics()
+                parts = self._present()
+                if parts:
+                    await self._catch_up(parts)
+        except KafkaLogLost:
+            raise
+        except (StoreError, TimeoutError) as err:
+            log.debug("%r: after a failed append, the log could not be checked: %s", self, err)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -466,6 +631,8 @@ class KafkaEventStore:
         return [({by_id[part].key: [offset, idx]}, *rest) for part, offset, idx, *rest in rows]
 
     def _require_open(self) -> None:
+        if self._lost is not None:
+            raise self._stop(self._lost)
         if not self._opened:
             raise StoreError(f"{self!r} is not open: use it as an async context manager or await open()")
 
