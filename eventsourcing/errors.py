@@ -17,6 +17,8 @@
     │   └── InvalidCommand          the command payload fails validation
     ├── ConfigurationError          a bad store URL, a missing extra, a duplicate type name
     └── StoreError                  the backend failed; the driver's exception is the __cause__
+        ├── KafkaLogLost            (eventsourcing.stores.kafka) the Kafka log lost what the store's
+        │                           index had read (a broker back empty, topics gone): the store stops
         └── StoreUnavailable        the backend cannot be reached or opened
             └── AppendOutcomeUnknown  the store cannot tell whether an append was stored:
                                       re-send the same events (same ids) to settle it
