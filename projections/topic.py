@@ -32,10 +32,11 @@ import asyncio
 import datetime as dt
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Self
 
 from eventsourcing import ConfigurationError, DomainEvent, RecordedEvent, SerializationError, StoreUnavailable
+from eventsourcing.avro.wire import schema_id_of
 from eventsourcing.errors import locate
 from eventsourcing.registry import events_registry
 
@@ -66,6 +67,7 @@ class KafkaTopic:
         self.request_timeout = request_timeout
         self._registry = MemorySchemaRegistry()
         self.codec = AvroCodec(self._registry, read_json=False)
+        self._decoders: dict[str, Callable[[bytes], DomainEvent]] = {}
         self._consumer: Any = None
         self._partitions: list[Any] = []
         self._lock = asyncio.Lock()
@@ -181,22 +183,27 @@ class KafkaTopic:
 
     def _decode(self, records: list[Any], cursor: dict[str, int]) -> list[RecordedEvent[DomainEvent]]:
         out: list[RecordedEvent[DomainEvent]] = []
+        decoders = self._decoders
         for record in records:
             key = f"{record.topic}/{record.partition}"
             cursor[key] = record.offset
             position = dict(cursor)
-            headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+            metadata = {k: v.decode(errors="replace") for k, v in record.headers or ()}
             stream_id = (record.key or b"").decode(errors="replace") or key
-            event_type = headers.get("event-type", "?")
+            event_type = metadata.pop("event-type", "?")
             try:
-                event_id = uuid.UUID(headers["event-id"])
+                event_id = uuid.UUID(metadata.pop("event-id"))
             except (KeyError, ValueError):
                 event_id = uuid.uuid5(_NAMESPACE, f"{key}@{record.offset}")
-            version = _int(headers.get("source-version"), record.offset + 1)
+            version = _int(metadata.get("source-version"), record.offset + 1)
             try:
-                cls = events_registry.resolve(event_type)
-                event = self._decode_value(cls, record.value or b"")
-            except SerializationError as err:
+                decode = decoders.get(event_type) or self._decoder(event_type)
+                event = decode(record.value or b"")
+            except Exception as err:
+                if not isinstance(err, SerializationError):
+                    error = SerializationError(f"{self.topic}: a record of {event_type!r} does not decode: {err}")
+                    error.__cause__ = err
+                    err = error
                 locate(
                     err,
                     stream_id=stream_id,
@@ -207,19 +214,16 @@ class KafkaTopic:
                     schema_version=0,
                     preceding=out,
                 )
-                raise
+                raise err from err.__cause__
             timestamp = dt.datetime.fromtimestamp(record.timestamp / 1000, dt.UTC)
-            metadata = {k: v for k, v in headers.items() if k not in ("event-id", "event-type")}
             out.append(RecordedEvent(event, stream_id, version, position, timestamp, event_id, event_type, 1, metadata))
         return out
 
-    def _decode_value(self, cls: type[DomainEvent], value: bytes) -> DomainEvent:
-        try:
-            return self.codec.decode(cls, value)
-        except SerializationError:
-            raise
-        except Exception as err:
-            raise SerializationError(f"{self.topic}: a record of {cls.event_type!r} does not decode: {err}") from err
+    def _decoder(self, event_type: str) -> Callable[[bytes], DomainEvent]:
+        """The decoder of a declared event type (cached); `UnknownEventType` if none is declared."""
+        decoder = self.codec.decoder(events_registry.resolve(event_type))
+        self._decoders[event_type] = decoder
+        return decoder
 
     async def _load_schemas(self) -> None:
         """Every schema on the schemas topic (read from its start to its end), into the codec's registry."""
@@ -254,8 +258,6 @@ def _key(tp: Any) -> str:
 
 
 def _schema_id(value: bytes | None) -> int | None:
-    from eventsourcing.avro.wire import schema_id_of
-
     return schema_id_of(value or b"")
 
 
