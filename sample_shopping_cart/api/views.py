@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from eventsourcing import AggregateNotFound
-from sample_shopping_cart.api.dependencies import ShopDep
+from sample_shopping_cart.api.dependencies import CartIdPath, ShopDep
 from sample_shopping_cart.api.schemas import ErrorOut
 from sample_shopping_cart.views import (
     AbandonedCart,
@@ -28,7 +28,7 @@ async def summaries(shop: ShopDep, status: str | None = None, limit: Limit = 100
 
 
 @router.get("/cart-summaries/{cart_id}", responses={404: {"model": ErrorOut}}, summary="One cart's summary")
-async def summary(cart_id: str, shop: ShopDep) -> CartSummary:
+async def summary(cart_id: CartIdPath, shop: ShopDep) -> CartSummary:
     found = await cart_summaries(await shop.views(), cart_id=cart_id, limit=1)
     if not found:
         raise AggregateNotFound(f"no summary for cart {cart_id!r}")
