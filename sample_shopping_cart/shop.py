@@ -182,10 +182,13 @@ class Shop:
 
     # -- the read side --------------------------------------------------------------------------------
 
-    async def views(self) -> CheckpointStore:
-        """The view database, once the views have applied this shop's own writes (read-your-writes)."""
+    async def views(self, *names: str) -> CheckpointStore:
+        """The view database, once the views (those named, else all) have applied this shop's own
+        writes (read-your-writes). `ProjectionError` if one of them has stopped, `TimeoutError` if
+        it is too far behind: a query names the views it reads, so that it does not fail for others."""
         for name, position in self._last_write.items():
-            await self.runner.wait_until_caught_up(position, self.views_timeout, name)
+            if not names or name in names:
+                await self.runner.wait_until_caught_up(position, self.views_timeout, name)
         return self.runner.views
 
     async def catch_up(self) -> int:

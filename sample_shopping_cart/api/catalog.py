@@ -17,14 +17,14 @@ from sample_shopping_cart.api.dependencies import (
 )
 from sample_shopping_cart.api.schemas import CommandBody, ListProductBody, PriceBody, ProductOut
 from sample_shopping_cart.commands import ChangePrice, DiscontinueProduct, ListProduct
-from sample_shopping_cart.views import ProductPopularity, popular_products
+from sample_shopping_cart.views import PopularProducts, ProductPopularity, popular_products
 
 router = APIRouter(prefix="/api/products", tags=["products"], responses=ERRORS)
 
 
 @router.get("", summary="The catalog, best sellers first (the popular-products view)")
 async def list_products(shop: ShopDep) -> list[ProductPopularity]:
-    return await popular_products(await shop.views())
+    return await popular_products(await shop.views(PopularProducts.name))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="List a new product")

@@ -6,6 +6,8 @@
 - 404 ``not_found`` too for an id of another kind of aggregate (a product's SKU on a cart route);
 - 409 for creating what exists (``cart_already_exists``, ``product_already_listed``, ``id_in_use``
   when the id is another kind of aggregate's);
+- 503 ``view_unavailable`` when a projector stopped on an event it cannot apply (its views only; see
+  ``/api/views/status``), ``view_behind`` when the views did not catch up with this server's writes in time;
 - 422 for everything the client must change: a malformed request (``invalid_request``), a broken
   rule of the shop (its own code: ``cart_closed``, ``invalid_quantity``, ``unknown_product``, ...),
   a command id reused for another request (``command_id_reused``), a bad ``as_of`` (``invalid_timestamp``).
@@ -31,6 +33,7 @@ from eventsourcing import (
     InvalidTimestamp,
     StreamTypeMismatch,
 )
+from projections import ProjectionError
 from sample_shopping_cart.domain import CartAlreadyExists, IdInUse, ProductAlreadyListed, ShopError
 
 CONFLICTS = (CartAlreadyExists, ProductAlreadyListed, IdInUse)
@@ -89,6 +92,18 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(CommandError)
     async def reused_id(request: Request, err: CommandError) -> JSONResponse:
         return answer(422, "command_id_reused", str(err))
+
+    @app.exception_handler(ProjectionError)
+    async def view_stopped(request: Request, err: ProjectionError) -> JSONResponse:
+        # The projector stopped on an event it cannot apply: its views are unavailable until an operator
+        # fixes it (see /api/views/status); the write side and the other views keep working.
+        return answer(503, "view_unavailable", str(err))
+
+    @app.exception_handler(TimeoutError)
+    async def view_behind(request: Request, err: TimeoutError) -> JSONResponse:
+        return answer(
+            503, "view_behind", str(err) or "the views did not catch up in time", headers={"Retry-After": "1"}
+        )
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, err: HTTPException) -> JSONResponse:

@@ -373,3 +373,39 @@ def test_the_body_limit_is_configurable(tmp_path: Path) -> None:
             assert error_of(big, 413) == "request_too_large"
     finally:
         stop_server(server)
+
+
+# -- a view that cannot apply an event stored before these bounds --------------------------------------
+
+
+def test_a_stopped_view_is_503_and_the_other_views_keep_answering(tmp_path: Path) -> None:
+    """A price stored before the bounds existed (written here past the aggregate's rules) stops the
+    popular-products view: its routes answer 503 with the reason, every other route still works."""
+    import asyncio
+
+    from eventsourcing import Repository, open_store
+    from sample_shopping_cart.domain import Product, ProductListed
+
+    store = f"sqlite:///{tmp_path / 'shop.db'}"
+
+    async def legacy() -> None:
+        async with open_store(store) as events:
+            product = Product("legacy-gold")
+            product.emit(ProductListed(name="Gold", price=Decimal("92233720368547758.07") * 4))
+            await Repository(Product, events).save(product)
+
+    asyncio.run(legacy())
+    server = start_server(store, tmp_path / "server.log")
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            cart_id = new_cart(c)
+            assert c.post(f"/api/carts/{cart_id}/items", json={"sku": "mug"}).status_code == 200
+            for path in ("/api/products", "/api/views/popular-products"):
+                assert error_of(c.get(path), 503) == "view_unavailable"
+            assert c.get(f"/api/views/cart-summaries/{cart_id}").json()["item_count"] == 1
+            assert c.get("/api/views/abandoned-carts").status_code == 200
+            assert c.get(f"/api/carts/{cart_id}").status_code == 200
+            stopped = {s["name"]: s for s in c.get("/api/views/status").json()}
+            assert stopped["popular_products"]["error"] and stopped["cart_summary"]["error"] is None
+    finally:
+        stop_server(server)
