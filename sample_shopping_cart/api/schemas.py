@@ -32,7 +32,7 @@ class CartChangeBody(CommandBody):
 
 
 class OpenCartBody(CommandBody):
-    customer_id: Id
+    customer_id: Text
     cart_id: Id | None = Field(
         default=None, description="Chosen by the client; derived from the command id when omitted (retry-safe)"
     )

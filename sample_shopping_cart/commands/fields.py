@@ -1,10 +1,10 @@
 """The shapes of what clients send, shared by the commands and the HTTP API's bodies and paths.
 
-Identifiers (cart ids, SKUs, customer ids, discount codes) end up in URLs, headers and every view,
+Identifiers (cart ids, SKUs, discount codes) end up in URLs, headers and every view,
 so they are refused unless they are short and made of URL-safe characters (``cart-1``,
 ``2b1c...``, ``alice@example.com``): no control characters (NUL, CR, LF), no spaces, no ``/``, no
-emoji, nothing a header or a path could not carry as it is. Free text (a product's name, an
-abandon reason) may be any Unicode text but control characters and lone surrogates, which some
+emoji, nothing a header or a path could not carry as it is. Free text (a customer, a product's
+name, an abandon reason) may be any Unicode text but control characters and lone surrogates, which some
 databases (PostgreSQL: NUL) and every HTTP header refuse. Prices are bounded (`MAX_PRICE`), so
 every total a cart or a view computes stays exact. All of it is checked before anything is stored.
 """

@@ -54,7 +54,7 @@ class OpenCart(Command):
     command_type = "cart.open"
     aggregate_type: ClassVar[str] = ShoppingCart.type_name
     cart_id: Id
-    customer_id: Id
+    customer_id: Text
 
     @property
     def aggregate_id(self) -> str:

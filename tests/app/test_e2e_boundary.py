@@ -169,6 +169,8 @@ def test_bad_text_is_refused(client: httpx.Client, bad: str) -> None:
     assert client.get(f"/api/carts/{cart_id}").json()["status"] == "open"
     named = post("/api/products", {"sku": sku, "name": "Tasse à café ☕ 茶碗", "price": "1.00"})
     assert named.status_code == 201 and named.json()["name"] == "Tasse à café ☕ 茶碗"
+    customer = post("/api/carts", {"customer_id": "Zoë Müller 🙂"})  # a customer is text, not an id
+    assert customer.status_code == 201 and customer.json()["customer_id"] == "Zoë Müller 🙂"
 
 
 def test_bad_identifiers_in_paths_are_4xx(client: httpx.Client) -> None:
