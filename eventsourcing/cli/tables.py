@@ -26,21 +26,27 @@ def _width(text: str) -> int:
     return len(text) if text.isascii() else cell_len(text)
 
 
+_SEP = "\x1f"  # between the cells of a rendered row: no cell holds it (the payload is JSON, which escapes it)
+
+
 class EventRows:
-    """Renders events as table rows (a JSON list of cells, one line) and remembers each column's widest cell."""
+    """Renders events as table rows (cells joined by a separator, one line) and remembers each column's widest cell."""
 
     def __init__(self) -> None:
         self.widths = [len(h) for h in HEADERS]
 
     def __call__(self, recorded: RecordedEvent[DomainEvent]) -> str:
         body = dumps(payload(recorded)) if is_decoded(recorded) else UNDECODED
-        cells = (str(recorded.version), compact(recorded.timestamp), recorded.event_type, body)
+        event_type = recorded.event_type
+        if not event_type.isprintable():  # a stored name with a line break or the separator: shown escaped
+            event_type = json.dumps(event_type)[1:-1]
+        cells = (str(recorded.version), compact(recorded.timestamp), event_type, body)
         widths = self.widths
         for i, cell in enumerate(cells):
             w = _width(cell)
             if w > widths[i]:
                 widths[i] = w
-        return json.dumps(cells, ensure_ascii=False)
+        return _SEP.join(cells)
 
 
 def fit(widths: list[int], total: int) -> list[int]:
@@ -61,10 +67,22 @@ def write_events_table(title: str, rows: Iterable[str], widths: list[int], total
     out("┏" + "┳".join("━" * (n + 2) for n in w) + "┓\n")
     out("┃" + "┃".join(f" {_pad(h, n)} " for h, n in zip(HEADERS, w, strict=True)) + "┃\n")
     out("┡" + "╇".join("━" * (n + 2) for n in w) + "┩\n")
+    # One format for every row: ASCII cells (the usual case) are padded by str.format, which counts
+    # characters; cells with wide or combining characters take the slower path that counts cells.
+    line = f"│ {{:>{w[0]}}} │ {{:<{w[1]}}} │ {{:<{w[2]}}} │ {{:<{w[3]}}} │\n"
     for row in rows:
-        out(_row(json.loads(row), w))
+        cells = row.split(_SEP)
+        out(_ascii_row(cells, w, line) if all(map(str.isascii, cells)) else _row(cells, w))
     out("└" + "┴".join("─" * (n + 2) for n in w) + "┘\n")
     sys.stdout.flush()
+
+
+def _ascii_row(cells: list[str], widths: list[int], line: str) -> str:
+    if all(len(cell) <= n for cell, n in zip(cells, widths, strict=True)):
+        return line.format(*cells)
+    folded = [[cell[i : i + n] for i in range(0, len(cell) or 1, n)] for cell, n in zip(cells, widths, strict=True)]
+    height = max(map(len, folded))
+    return "".join(line.format(*(p[i] if i < len(p) else "" for p in folded)) for i in range(height))
 
 
 def _row(cells: list[str], widths: list[int]) -> str:
