@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode
 
-__all__ = ["redact"]
+__all__ = ["redact", "scheme", "sql_dialect"]
 
 MASK = "***"
 
-_USERINFO = re.compile(r"^(?P<head>[^:/?#]*://)(?P<user>[^@/?#:]*):(?P<password>[^@/?#]*)@", re.DOTALL)
+# The scheme's slashes are optional: a mistyped ``postgres:/user:pw@host`` is masked too.
+_USERINFO = re.compile(r"^(?P<head>[^:/?#]*:/*)(?P<user>[^@/?#:]*):(?P<password>[^@/?#]*)@", re.DOTALL)
 _SECRET_KEYS = ("password", "passwd", "secret", "token", "sslkey", "sslpassword", "credential")
 
 
@@ -37,6 +38,27 @@ def redact(url: object) -> str:
         return text
     shown = urlencode([(k, MASK if _secret(k) else v) for k, v in pairs], safe="*/:,")
     return base + sep + shown + fragment
+
+
+def scheme(url: str) -> str:
+    """The scheme of ``url``, lower case, with its driver suffix (``postgresql+asyncpg``); "" if none."""
+    head, sep, _ = url.partition("://")
+    return head.lower() if sep else ""
+
+
+# The driver each SQL dialect runs on is fixed (aiosqlite, asyncpg): another driver's suffix
+# (``postgresql+psycopg://``) is refused rather than silently ignored.
+_SQL_SCHEMES = {
+    "sqlite": "sqlite",
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+    "postgresql+asyncpg": "postgresql",
+}
+
+
+def sql_dialect(url: str) -> str | None:
+    """``"sqlite"`` or ``"postgresql"`` for the SQL URLs the library opens, None for any other URL."""
+    return _SQL_SCHEMES.get(scheme(url))
 
 
 def _secret(key: str) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from eventsourcing import EventSourcingError
 from eventsourcing.urls import redact
+from sample_shopping_cart.api.limits import DEFAULT_MAX_BODY
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--store", default="sqlite:///shop.db", help="event store URL (default: %(default)s)")
     serve.add_argument("--views", help="view database URL (default: derived from --store)")
     serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s; 0 picks a free one)")
+    serve.add_argument(
+        "--max-body",
+        type=int,
+        default=DEFAULT_MAX_BODY,
+        metavar="BYTES",
+        help="refuse request bodies larger than this with 413 (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -35,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             store = args.store or f"sqlite:///{Path(tempfile.mkdtemp(prefix='shop-demo-')) / 'shop.db'}"
             asyncio.run(run_demo(store, views_url=args.views))
             return 0
-        return _serve(args.store, args.views, args.port)
+        return _serve(args.store, args.views, args.port, args.max_body)
     except EventSourcingError as err:
         print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
@@ -43,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _serve(store: str, views: str | None, port: int) -> int:
+def _serve(store: str, views: str | None, port: int, max_body: int) -> int:
     try:
         import uvicorn
     except ImportError:
@@ -52,7 +60,8 @@ def _serve(store: str, views: str | None, port: int) -> int:
     from sample_shopping_cart.api import create_app
 
     print(f"shop: store {redact(store)}; open http://127.0.0.1:{port}/ (API docs at /docs)", flush=True)
-    uvicorn.run(create_app(store, views_url=views), host="127.0.0.1", port=port, log_level="info")
+    app = create_app(store, views_url=views, max_body=max_body)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")
     return 0
 
 

@@ -105,10 +105,9 @@ async def run_demo(store_url: str, out: Print = print, *, views_url: str | None 
 
         middle = history[len(history) // 2].timestamp
         out("\nReplay it yourself with the CLI:")
-        out(
-            f"  eventsourcing replay --store {shlex.quote(store_url)} --app sample_shopping_cart.domain cart {alice} "
-            f"--at {middle.isoformat()}"
-        )
+        store = shlex.quote(redact(store_url))  # with a password: the user puts it back in
+        at = middle.isoformat()
+        out(f"  eventsourcing replay --store {store} --app sample_shopping_cart.domain cart {alice} --at {at}")
     return alice
 
 

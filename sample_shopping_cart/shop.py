@@ -27,6 +27,8 @@ from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from eventsourcing import (
+    Aggregate,
+    AggregateNotFound,
     Command,
     CommandBus,
     CommandResult,
@@ -39,8 +41,10 @@ from eventsourcing import (
 from projections import CheckpointStore, ProjectionRunner, ProjectionStatus
 from sample_shopping_cart.catalog import starter_catalog
 from sample_shopping_cart.commands import build_bus
-from sample_shopping_cart.domain import Product, ShoppingCart
+from sample_shopping_cart.domain import IdInUse, Product, ShoppingCart
 from sample_shopping_cart.views import all_projectors
+
+_CREATIONS = ("cart.open", "product.list")
 
 
 class Shop:
@@ -119,9 +123,19 @@ class Shop:
     # -- the write side -----------------------------------------------------------------------------
 
     async def execute(self, command: Command) -> CommandResult:
-        """Dispatch ``command`` (idempotent on its id) and remember where its events are in the log."""
-        result = await self.bus.dispatch(command)
+        """Dispatch ``command`` (idempotent on its id) and remember where its events are in the log.
+
+        A command on an id that belongs to an aggregate of another type (a cart command naming a
+        product) is refused before it runs: `AggregateNotFound`, or `IdInUse` for a creation.
+        """
         aggregate_id: str | None = getattr(command, "aggregate_id", None)
+        aggregate_type: str | None = getattr(command, "aggregate_type", None)
+        if aggregate_id is not None and aggregate_type is not None:
+            info = await self.store.stream_info(aggregate_id)
+            if info is not None and info.stream_type != aggregate_type:
+                message = f"{aggregate_id!r} is the id of a {info.stream_type}, not of a {aggregate_type}"
+                raise IdInUse(message) if command.command_type in _CREATIONS else AggregateNotFound(message)
+        result = await self.bus.dispatch(command)
         if aggregate_id is not None:
             info = await self.store.stream_info(aggregate_id)
             if info is not None:
@@ -139,17 +153,42 @@ class Shop:
     # -- reading aggregates (the source of truth) ---------------------------------------------------
 
     async def cart(self, cart_id: str, *, as_of: dt.datetime | None = None, version: int | None = None) -> ShoppingCart:
+        await self._require_type(cart_id, ShoppingCart)
         return await self.carts.get(cart_id, as_of=as_of, version=version)
 
-    async def history(self, aggregate_id: str) -> list[RecordedEvent[DomainEvent]]:
-        return await self.store.read(aggregate_id)
+    async def product(self, sku: str, *, as_of: dt.datetime | None = None) -> Product:
+        await self._require_type(sku, Product)
+        return await self.products.get(sku, as_of=as_of)
+
+    async def history(
+        self, aggregate_id: str, aggregate_type: type[Aggregate] | None = None
+    ) -> list[RecordedEvent[DomainEvent]]:
+        """The aggregate's events; `AggregateNotFound` if it has none (or is not an ``aggregate_type``)."""
+        if aggregate_type is not None:
+            await self._require_type(aggregate_id, aggregate_type)
+        events = await self.store.read(aggregate_id)
+        if not events:
+            raise AggregateNotFound(f"{aggregate_id!r} has no events")
+        return events
+
+    async def _require_type(self, aggregate_id: str, aggregate_type: type[Aggregate]) -> None:
+        # The repository refuses to read a stream of another type (StreamTypeMismatch, answered 404 by
+        # the API); asking first keeps the shop right on any store, and names both types.
+        info = await self.store.stream_info(aggregate_id)
+        if info is not None and info.stream_type != aggregate_type.type_name:
+            raise AggregateNotFound(
+                f"no {aggregate_type.type_name} {aggregate_id!r}: that id is the id of a {info.stream_type}"
+            )
 
     # -- the read side --------------------------------------------------------------------------------
 
-    async def views(self) -> CheckpointStore:
-        """The view database, once the views have applied this shop's own writes (read-your-writes)."""
+    async def views(self, *names: str) -> CheckpointStore:
+        """The view database, once the views (those named, else all) have applied this shop's own
+        writes (read-your-writes). `ProjectionError` if one of them has stopped, `TimeoutError` if
+        it is too far behind: a query names the views it reads, so that it does not fail for others."""
         for name, position in self._last_write.items():
-            await self.runner.wait_until_caught_up(position, self.views_timeout, name)
+            if not names or name in names:
+                await self.runner.wait_until_caught_up(position, self.views_timeout, name)
         return self.runner.views
 
     async def catch_up(self) -> int:

@@ -3,21 +3,20 @@
 The same semantics as `Repository.get` (the newest valid snapshot at or before the target, then the
 later events; `AggregateNotFound` when nothing is left), but reading bounded pages through
 ``store.read(from_version=..., to_version=...)`` so that a stream of millions of events neither
-loads into memory at once nor replays without a sign of life, and keeping the events it applied
-so that the CLI can show them.
+loads into memory at once nor replays without a sign of life, and handing the events it applied to
+an `EventSpool` (which keeps what the CLI will list in bounded memory).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 from eventsourcing.aggregate import Aggregate
+from eventsourcing.cli.spool import EventSpool
 from eventsourcing.errors import AggregateNotFound
-from eventsourcing.events import DomainEvent, RecordedEvent
 from eventsourcing.snapshotting import SnapshotStore, StateCodec
 from eventsourcing.stores.base import EventStore
 
@@ -35,8 +34,8 @@ class Replay:
     aggregate: Aggregate
     applied: int
     """How many events were applied (after the snapshot, if one was used)."""
-    events: deque[RecordedEvent[DomainEvent]]
-    """The last events applied (as many as were asked to be kept)."""
+    events: EventSpool
+    """The last events applied (as many as were asked to be kept), rendered."""
     snapshot_version: int | None = None
     as_of: dt.datetime | None = None
     requested_version: int | None = None
@@ -56,11 +55,11 @@ async def replay(
     version: int | None = None,
     as_of: dt.datetime | None = None,
     snapshots: SnapshotStore | None = None,
-    keep: int | None = None,
+    keep: EventSpool | None = None,
     progress: Progress = no_progress,
     page_size: int = PAGE_SIZE,
 ) -> Replay:
-    """The aggregate after event ``version``, as of ``as_of``, or now; keeps the last ``keep`` events applied."""
+    """The aggregate after event ``version``, as of ``as_of``, or now; the events applied go to ``keep``."""
     name = aggregate_type.type_name
     aggregate: Aggregate | None = None
     snapshot_version = 0
@@ -75,7 +74,7 @@ async def replay(
     current = 0 if info is None else info.version
     target = current if version is None else min(version, current)
     historic = version is not None or as_of is not None
-    kept: deque[RecordedEvent[DomainEvent]] = deque(maxlen=keep)
+    kept = keep if keep is not None else EventSpool(0, str)
     applied = 0
     next_version = snapshot_version + 1
     with progress(max(0, target - snapshot_version)) as advance:

@@ -25,7 +25,7 @@ from eventsourcing.events import DomainEvent
 from eventsourcing.registry import EventRegistry, events_registry
 from eventsourcing.stores.base import EventStore
 from eventsourcing.stores.factory import open_store
-from eventsourcing.urls import redact
+from eventsourcing.urls import redact, scheme, sql_dialect
 
 if TYPE_CHECKING:
     from eventsourcing.snapshotting import SnapshotStore
@@ -40,10 +40,11 @@ KAFKA_TIMEOUT = 5.0
 
 
 def scheme_of(url: str) -> str:
-    scheme = url.split("://", 1)[0].split("+", 1)[0].lower() if "://" in url else ""
-    if scheme not in SCHEMES:
+    """The store kind a URL names (``postgresql+asyncpg`` is ``postgresql``); `UsageError` otherwise."""
+    found = sql_dialect(url) or scheme(url)
+    if found not in SCHEMES:
         raise UsageError(f"{redact(url)!r} is not a store URL: use {URL_HELP}")
-    return scheme
+    return found
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -72,7 +73,7 @@ async def open_events(url: str, *, must_exist: bool = True, lenient: bool = Fals
     options: dict[str, Any] = {"registry": LenientRegistry()} if lenient else {}
     store = open_store(url, **options)
     if scheme_of(url) == "kafka":
-        await check_kafka(urlsplit(url).netloc)
+        await check_kafka(urlsplit(url).netloc)  # open_store refused user info: servers only
     async with store:
         yield store
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from eventsourcing.errors import ConfigurationError
 from eventsourcing.stores.base import EventStore
+from eventsourcing.urls import redact, sql_dialect
 
 
 def open_store(url: str, **options: Any) -> EventStore:
@@ -14,12 +15,12 @@ def open_store(url: str, **options: Any) -> EventStore:
 
     The store is returned unopened: use it as an async context manager (or ``await store.open()``).
     """
-    scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if ":" in url else ""
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme == "memory":
         from eventsourcing.stores.memory import MemoryEventStore
 
         return MemoryEventStore(**options)
-    if scheme in ("sqlite", "postgresql", "postgres"):
+    if sql_dialect(url) is not None:
         from eventsourcing.stores.sql import SQLEventStore
 
         return SQLEventStore(url, **options)
@@ -28,6 +29,6 @@ def open_store(url: str, **options: Any) -> EventStore:
 
         return kafka_store(url, **options)
     raise ConfigurationError(
-        f"cannot open a store for {url!r}: use memory://, sqlite:///path.db, postgresql://user@host:port/db "
+        f"cannot open a store for {redact(url)!r}: use memory://, sqlite:///path.db, postgresql://user@host:port/db "
         "or kafka://host:port"
     )

@@ -8,7 +8,7 @@ from typing import Any, Protocol, Self
 from sqlalchemy import Table
 
 from eventsourcing import ConfigurationError
-from eventsourcing.urls import redact
+from eventsourcing.urls import redact, sql_dialect
 from projections.checkpoints import Checkpoint, DeadLetter
 from projections.view import View
 
@@ -46,18 +46,18 @@ class SQLCheckpointStore:
         self, url: str, *, busy_timeout: float = 10.0, pool_size: int = 5, command_timeout: float | None = 30.0
     ) -> None:
         self.url = url
-        scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+        scheme = sql_dialect(url)
         if scheme == "sqlite":
             from projections.sql.sqlite import SQLiteCheckpointBackend
 
             self._backend: _Backend = SQLiteCheckpointBackend(url, busy_timeout=busy_timeout)
-        elif scheme in ("postgresql", "postgres"):
+        elif scheme == "postgresql":
             from projections.sql.postgres import PostgresCheckpointBackend
 
             self._backend = PostgresCheckpointBackend(url, pool_size=pool_size, command_timeout=command_timeout)
         else:
             raise ConfigurationError(
-                f"SQLCheckpointStore does not support {redact(scheme)!r} URLs (use sqlite:///views.db or postgresql://...)"
+                f"SQLCheckpointStore does not support {redact(url)!r} (use sqlite:///views.db or postgresql://...)"
             )
         self.dialect: str | None = self._backend.dialect
 

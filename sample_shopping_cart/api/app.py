@@ -12,14 +12,18 @@ from fastapi.staticfiles import StaticFiles
 
 from sample_shopping_cart.api import carts, catalog, views
 from sample_shopping_cart.api.errors import install_error_handlers
+from sample_shopping_cart.api.limits import DEFAULT_MAX_BODY, BodyLimit
 from sample_shopping_cart.shop import Shop
 
 STATIC = resources.files("sample_shopping_cart.api") / "static"
 
 
-def create_app(store_url: str, *, views_url: str | None = None, seed_catalog: bool = True) -> FastAPI:
+def create_app(
+    store_url: str, *, views_url: str | None = None, seed_catalog: bool = True, max_body: int = DEFAULT_MAX_BODY
+) -> FastAPI:
     """The shop on the event store at ``store_url``. Serving it opens the store, lists the starter
-    catalog (idempotently) when ``seed_catalog``, and keeps the views following the log."""
+    catalog (idempotently) when ``seed_catalog``, and keeps the views following the log. Request
+    bodies over ``max_body`` bytes are refused with 413 before they are read."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -42,6 +46,7 @@ def create_app(store_url: str, *, views_url: str | None = None, seed_catalog: bo
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=max_body)
     app.include_router(carts.router)
     app.include_router(catalog.router)
     app.include_router(views.router)

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Response, status
 
-from eventsourcing import AggregateNotFound, Command
+from eventsourcing import Command
 from sample_shopping_cart.api.dependencies import (
     AsOfQuery,
+    CartIdPath,
     CommandIdHeader,
     IfMatchHeader,
     ShopDep,
+    SkuPath,
+    VersionQuery,
     change_fields,
     command_fields,
     parse_as_of,
@@ -38,6 +42,7 @@ from sample_shopping_cart.commands import (
     OpenCart,
     RemoveItem,
 )
+from sample_shopping_cart.domain import ShoppingCart
 from sample_shopping_cart.shop import Shop
 
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -68,17 +73,17 @@ async def open_cart(
     cart_id = body.cart_id or (str(uuid.uuid5(key, "cart")) if isinstance(key, uuid.UUID) else str(uuid.uuid4()))
     command = OpenCart(cart_id=cart_id, customer_id=body.customer_id, **fields)
     out = await run(shop, command, command.cart_id, response)
-    response.headers["Location"] = f"/api/carts/{out.cart_id}"
+    response.headers["Location"] = f"/api/carts/{quote(out.cart_id, safe='')}"
     return out
 
 
 @router.get("/{cart_id}", summary="The cart now, after a version, or as it was at a moment")
 async def get_cart(
-    cart_id: str,
+    cart_id: CartIdPath,
     shop: ShopDep,
     response: Response,
     as_of: AsOfQuery = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: VersionQuery = None,
 ) -> CartOut:
     moment = parse_as_of(as_of)
     cart = await shop.cart(cart_id, as_of=moment, version=version)
@@ -88,16 +93,14 @@ async def get_cart(
 
 
 @router.get("/{cart_id}/events", summary="The cart's events, oldest first")
-async def cart_events(cart_id: str, shop: ShopDep) -> list[EventOut]:
-    events = await shop.history(cart_id)
-    if not events:
-        raise AggregateNotFound(f"cart {cart_id!r} has no events")
+async def cart_events(cart_id: CartIdPath, shop: ShopDep) -> list[EventOut]:
+    events = await shop.history(cart_id, ShoppingCart)
     return [EventOut.of(e) for e in events]
 
 
 @router.post("/{cart_id}/items", summary="Add an item (at the product's current price)")
 async def add_item(
-    cart_id: str,
+    cart_id: CartIdPath,
     body: AddItemBody,
     shop: ShopDep,
     response: Response,
@@ -111,8 +114,8 @@ async def add_item(
 
 @router.put("/{cart_id}/items/{sku}", summary="Change a line's quantity")
 async def change_quantity(
-    cart_id: str,
-    sku: str,
+    cart_id: CartIdPath,
+    sku: SkuPath,
     body: ChangeQuantityBody,
     shop: ShopDep,
     response: Response,
@@ -126,8 +129,8 @@ async def change_quantity(
 
 @router.delete("/{cart_id}/items/{sku}", summary="Remove a line")
 async def remove_item(
-    cart_id: str,
-    sku: str,
+    cart_id: CartIdPath,
+    sku: SkuPath,
     shop: ShopDep,
     response: Response,
     body: Annotated[CartChangeBody | None, Body()] = None,
@@ -141,7 +144,7 @@ async def remove_item(
 
 @router.post("/{cart_id}/discount", summary="Apply a discount code (one per cart)")
 async def apply_discount(
-    cart_id: str,
+    cart_id: CartIdPath,
     body: DiscountBody,
     shop: ShopDep,
     response: Response,
@@ -155,7 +158,7 @@ async def apply_discount(
 
 @router.post("/{cart_id}/checkout", summary="Check out")
 async def check_out(
-    cart_id: str,
+    cart_id: CartIdPath,
     shop: ShopDep,
     response: Response,
     body: Annotated[CartChangeBody | None, Body()] = None,
@@ -168,7 +171,7 @@ async def check_out(
 
 @router.post("/{cart_id}/abandon", summary="Abandon the cart")
 async def abandon(
-    cart_id: str,
+    cart_id: CartIdPath,
     shop: ShopDep,
     response: Response,
     body: Annotated[AbandonBody | None, Body()] = None,

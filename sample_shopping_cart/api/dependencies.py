@@ -1,4 +1,4 @@
-"""Request-scoped helpers shared by the routes: the shop, command ids, expected versions, timestamps."""
+"""Request-scoped helpers shared by the routes: the shop, ids in paths, command ids, expected versions, timestamps."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import datetime as dt
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, Header, HTTPException, Query, Request
+from fastapi import Depends, Header, HTTPException, Path, Query, Request
 
 from eventsourcing import InvalidTimestamp
 from sample_shopping_cart.api.schemas import CartChangeBody, CommandBody
+from sample_shopping_cart.commands.fields import ID_PATTERN, MAX_ID, MAX_VERSION
 from sample_shopping_cart.shop import Shop
 
 
@@ -25,6 +26,9 @@ CommandIdHeader = Annotated[
 IfMatchHeader = Annotated[
     str | None, Header(alias="If-Match", description='The cart version the change is based on, e.g. "3" (its ETag)')
 ]
+CartIdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=MAX_ID, description="The cart's id")]
+SkuPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=MAX_ID, description="The product's SKU")]
+VersionQuery = Annotated[int | None, Query(ge=1, le=MAX_VERSION, description="The state after this event")]
 AsOfQuery = Annotated[
     str | None,
     Query(description="ISO 8601 moment (e.g. 2024-05-01T12:30:00+02:00; without an offset it means UTC)"),
@@ -45,6 +49,8 @@ def change_fields(body: CartChangeBody, header: UUID | None, if_match: str | Non
     if if_match is not None:
         try:
             from_header = int(if_match.strip().removeprefix("W/").strip('"'))
+            if not 1 <= from_header <= MAX_VERSION:
+                raise ValueError(from_header)
         except ValueError:
             raise HTTPException(422, f'If-Match must be a cart version such as "3", not {if_match!r}') from None
         if expected is not None and expected != from_header:
@@ -65,4 +71,9 @@ def parse_as_of(value: str | None) -> dt.datetime | None:
         raise InvalidTimestamp(
             f"as_of: {value!r} is not an ISO 8601 timestamp (for example 2024-05-01T12:30:00+02:00)"
         ) from None
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    try:  # in UTC, as stored: a moment at the calendar's edges may have no UTC equivalent
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise InvalidTimestamp(f"as_of: {value!r} is outside the range of dates (years 1 to 9999, in UTC)") from None

@@ -10,6 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from eventsourcing import DomainEvent, RecordedEvent
+from sample_shopping_cart.commands.fields import MAX_VERSION, Id, Price, Text
 from sample_shopping_cart.domain import Product, ShoppingCart
 
 # -- requests -----------------------------------------------------------------------------------------
@@ -23,19 +24,22 @@ class CommandBody(BaseModel):
 
 class CartChangeBody(CommandBody):
     expected_version: int | None = Field(
-        default=None, description="Refuse the change (409) unless the cart is still at this version (or If-Match)"
+        default=None,
+        ge=1,
+        le=MAX_VERSION,
+        description="Refuse the change (409) unless the cart is still at this version (or If-Match)",
     )
 
 
 class OpenCartBody(CommandBody):
-    customer_id: str
-    cart_id: str | None = Field(
+    customer_id: Text
+    cart_id: Id | None = Field(
         default=None, description="Chosen by the client; derived from the command id when omitted (retry-safe)"
     )
 
 
 class AddItemBody(CartChangeBody):
-    sku: str
+    sku: Id
     quantity: int = 1
 
 
@@ -44,21 +48,21 @@ class ChangeQuantityBody(CartChangeBody):
 
 
 class DiscountBody(CartChangeBody):
-    code: str
+    code: Id
 
 
 class AbandonBody(CartChangeBody):
-    reason: str = "abandoned by the customer"
+    reason: Text = "abandoned by the customer"
 
 
 class ListProductBody(CommandBody):
-    sku: str
-    name: str
-    price: Decimal
+    sku: Id
+    name: Text
+    price: Price
 
 
 class PriceBody(CommandBody):
-    price: Decimal
+    price: Price
 
 
 # -- responses ----------------------------------------------------------------------------------------

@@ -7,11 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from eventsourcing import AggregateNotFound
-from sample_shopping_cart.api.dependencies import ShopDep
+from sample_shopping_cart.api.dependencies import CartIdPath, ShopDep
 from sample_shopping_cart.api.schemas import ErrorOut
 from sample_shopping_cart.views import (
     AbandonedCart,
+    AbandonedCarts,
     CartSummary,
+    CartSummaryView,
+    PopularProducts,
     ProductPopularity,
     abandoned_carts,
     cart_summaries,
@@ -24,12 +27,12 @@ Limit = Annotated[int, Query(ge=1, le=1000)]
 
 @router.get("/cart-summaries", summary="Carts with their lines and totals, the most recently changed first")
 async def summaries(shop: ShopDep, status: str | None = None, limit: Limit = 100) -> list[CartSummary]:
-    return await cart_summaries(await shop.views(), status=status, limit=limit)
+    return await cart_summaries(await shop.views(CartSummaryView.name), status=status, limit=limit)
 
 
 @router.get("/cart-summaries/{cart_id}", responses={404: {"model": ErrorOut}}, summary="One cart's summary")
-async def summary(cart_id: str, shop: ShopDep) -> CartSummary:
-    found = await cart_summaries(await shop.views(), cart_id=cart_id, limit=1)
+async def summary(cart_id: CartIdPath, shop: ShopDep) -> CartSummary:
+    found = await cart_summaries(await shop.views(CartSummaryView.name), cart_id=cart_id, limit=1)
     if not found:
         raise AggregateNotFound(f"no summary for cart {cart_id!r}")
     return found[0]
@@ -37,12 +40,12 @@ async def summary(cart_id: str, shop: ShopDep) -> CartSummary:
 
 @router.get("/popular-products", summary="Products by units sold, with their current price")
 async def popular(shop: ShopDep, limit: Limit = 100) -> list[ProductPopularity]:
-    return await popular_products(await shop.views(), limit=limit)
+    return await popular_products(await shop.views(PopularProducts.name), limit=limit)
 
 
 @router.get("/abandoned-carts", summary="Abandoned carts, the most recent first")
 async def abandoned(shop: ShopDep, limit: Limit = 100) -> list[AbandonedCart]:
-    return await abandoned_carts(await shop.views(), limit=limit)
+    return await abandoned_carts(await shop.views(AbandonedCarts.name), limit=limit)
 
 
 @router.get("/status", summary="Each projection's checkpoint and lag")

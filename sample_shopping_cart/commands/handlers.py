@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from eventsourcing import AggregateNotFound, CommandBus, ConcurrencyError, EventStore, Repository
+from eventsourcing import AggregateNotFound, CommandBus, ConcurrencyError, EventStore, Repository, StreamTypeMismatch
 from sample_shopping_cart.commands.messages import (
     AbandonCart,
     AddItem,
@@ -54,9 +54,12 @@ def build_bus(store: EventStore) -> CommandBus:
         await carts.save(cart)  # ConcurrencyError if another writer appended since the get
 
     async def product(sku: str) -> Product:
+        info = await store.stream_info(sku)
+        if info is None or info.stream_type != Product.type_name:  # a cart's id is no SKU
+            raise UnknownProduct(f"no product is listed under SKU {sku!r}")
         try:
             return await products.get(sku)
-        except AggregateNotFound:
+        except (AggregateNotFound, StreamTypeMismatch):
             raise UnknownProduct(f"no product is listed under SKU {sku!r}") from None
 
     async def change_product(sku: str, decide: Callable[[Product], Any]) -> None:

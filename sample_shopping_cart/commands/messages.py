@@ -12,22 +12,22 @@ client last saw (``expected_version``): if the cart has changed since, the comma
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Annotated
+from typing import ClassVar
 
-from pydantic import Field, StringConstraints
+from pydantic import Field
 
 from eventsourcing import Command
+from sample_shopping_cart.commands.fields import MAX_VERSION, Id, Price, Text
+from sample_shopping_cart.domain import Product, ShoppingCart
 
-# Every command names the one aggregate it changes (`aggregate_id`): one aggregate per command.
-
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Every command names the one aggregate it changes (`aggregate_id`) and its type (`aggregate_type`):
+# one aggregate per command.
 
 
 class ProductCommand(Command):
     """A command on one product of the catalog (its SKU is the product's id)."""
 
+    aggregate_type: ClassVar[str] = Product.type_name
     sku: Id
 
     @property
@@ -38,12 +38,12 @@ class ProductCommand(Command):
 class ListProduct(ProductCommand):
     command_type = "product.list"
     name: Text
-    price: Decimal
+    price: Price
 
 
 class ChangePrice(ProductCommand):
     command_type = "product.change_price"
-    price: Decimal
+    price: Price
 
 
 class DiscontinueProduct(ProductCommand):
@@ -52,8 +52,9 @@ class DiscontinueProduct(ProductCommand):
 
 class OpenCart(Command):
     command_type = "cart.open"
+    aggregate_type: ClassVar[str] = ShoppingCart.type_name
     cart_id: Id
-    customer_id: Id
+    customer_id: Text
 
     @property
     def aggregate_id(self) -> str:
@@ -63,8 +64,9 @@ class OpenCart(Command):
 class CartCommand(Command):
     """A command on an existing cart."""
 
+    aggregate_type: ClassVar[str] = ShoppingCart.type_name
     cart_id: Id
-    expected_version: int | None = Field(default=None, ge=1)
+    expected_version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
 
     @property
     def aggregate_id(self) -> str:

@@ -19,8 +19,10 @@ from sample_shopping_cart.domain.discounts import DISCOUNT_CODES, DiscountCode, 
 from sample_shopping_cart.domain.errors import (
     CartAlreadyExists,
     CartClosed,
+    CartFull,
     DiscountAlreadyApplied,
     EmptyCart,
+    IdInUse,
     InvalidPrice,
     InvalidQuantity,
     ItemNotInCart,
@@ -30,16 +32,18 @@ from sample_shopping_cart.domain.errors import (
     UnknownDiscountCode,
     UnknownProduct,
 )
-from sample_shopping_cart.domain.money import cents, from_cents, price
+from sample_shopping_cart.domain.money import MAX_PRICE, cents, from_cents, price
 from sample_shopping_cart.domain.product import Product
 from sample_shopping_cart.domain.product_events import ProductDiscontinued, ProductListed, ProductPriceChanged
 
 __all__ = [
     "DISCOUNT_CODES",
+    "MAX_PRICE",
     "CartAbandoned",
     "CartAlreadyExists",
     "CartCheckedOut",
     "CartClosed",
+    "CartFull",
     "CartLine",
     "CartOpened",
     "CartStatus",
@@ -47,6 +51,7 @@ __all__ = [
     "DiscountApplied",
     "DiscountCode",
     "EmptyCart",
+    "IdInUse",
     "InvalidPrice",
     "InvalidQuantity",
     "ItemAdded",

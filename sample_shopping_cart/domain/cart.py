@@ -25,6 +25,7 @@ from sample_shopping_cart.domain.cart_events import (
 from sample_shopping_cart.domain.discounts import DiscountCode
 from sample_shopping_cart.domain.errors import (
     CartClosed,
+    CartFull,
     DiscountAlreadyApplied,
     EmptyCart,
     InvalidQuantity,
@@ -43,6 +44,7 @@ class ShoppingCart(Aggregate):
     type_name = "cart"
 
     MAX_QUANTITY: ClassVar[int] = 99
+    MAX_LINES: ClassVar[int] = 50
 
     customer_id: str = ""
     status: CartStatus = CartStatus.OPEN
@@ -81,6 +83,8 @@ class ShoppingCart(Aggregate):
         self._require_quantity(quantity)
         if sku in self.lines:
             self._require_quantity(self.lines[sku].quantity + quantity)  # what the line would hold
+        elif len(self.lines) >= self.MAX_LINES:
+            raise CartFull(f"cart {self.id!r} has {len(self.lines)} lines, the most a cart may hold")
         self.emit(ItemAdded(sku=sku, name=name, quantity=quantity, unit_price=unit_price))
 
     def remove_item(self, sku: str) -> None:

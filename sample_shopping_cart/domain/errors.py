@@ -11,7 +11,9 @@
     ├── UnknownProduct           no product was ever listed under this SKU
     ├── ProductUnavailable       the product is discontinued: it cannot be added to a cart
     ├── ProductAlreadyListed     a product with this SKU exists already
-    └── InvalidPrice             prices are positive amounts in whole cents
+    ├── InvalidPrice             prices are positive amounts in whole cents, at most MAX_PRICE
+    ├── CartFull                 a cart holds at most MAX_LINES lines
+    └── IdInUse                  creating an aggregate under an id that another kind of aggregate has
 
 These are the application's errors, not the framework's: they derive from `Exception`, and the
 HTTP API turns each into a 4xx answer that names its ``code``.
@@ -70,3 +72,11 @@ class ProductAlreadyListed(ShopError):
 
 class InvalidPrice(ShopError):
     code = "invalid_price"
+
+
+class CartFull(ShopError):
+    code = "cart_full"
+
+
+class IdInUse(ShopError):
+    code = "id_in_use"

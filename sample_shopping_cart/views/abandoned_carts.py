@@ -7,7 +7,7 @@ only remembers who opened each unfinished cart and when.
 from __future__ import annotations
 
 from pydantic import BaseModel
-from sqlalchemy import Column, Integer, MetaData, Table, Text
+from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text
 
 from eventsourcing import RecordedEvent, on
 from projections import CheckpointStore, Projector, View
@@ -23,7 +23,7 @@ unfinished = Table(
     Column("abandoned_at", Text),
     Column("reason", Text),
     Column("item_count", Integer),
-    Column("total_cents", Integer),
+    Column("total_cents", BigInteger),
 )
 
 _OPENED = "INSERT INTO {unfinished_carts} (cart_id, customer_id, opened_at) VALUES (?, ?, ?)"

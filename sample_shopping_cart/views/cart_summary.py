@@ -1,7 +1,9 @@
 """Cart summaries: every cart with its lines and totals, for listing carts without loading each one.
 
-Totals are kept in integer cents. The discount is computed when reading, with the same rounding as
-the aggregate (half up, to the cent), so the view and the cart always agree on a total.
+Totals are kept in integer cents, in 64-bit columns: with the shop's bounds (see
+`sample_shopping_cart.domain.money`) no total can overflow them. The discount is computed when
+reading, with the same rounding as the aggregate (half up, to the cent), so the view and the cart
+always agree on a total.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Column, Integer, MetaData, Table, Text, text
+from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text, text
 
 from eventsourcing import RecordedEvent, on
 from projections import CheckpointStore, Projector, View
@@ -33,7 +35,7 @@ summaries = Table(
     Column("customer_id", Text, nullable=False),
     Column("status", Text, nullable=False),
     Column("item_count", Integer, nullable=False, server_default=text("0")),
-    Column("subtotal_cents", Integer, nullable=False, server_default=text("0")),
+    Column("subtotal_cents", BigInteger, nullable=False, server_default=text("0")),
     Column("discount_code", Text),
     Column("discount_percent", Integer, nullable=False, server_default=text("0")),
     Column("version", Integer, nullable=False),
@@ -47,7 +49,7 @@ lines = Table(
     Column("sku", Text, primary_key=True),
     Column("name", Text, nullable=False),
     Column("quantity", Integer, nullable=False),
-    Column("unit_price_cents", Integer, nullable=False),
+    Column("unit_price_cents", BigInteger, nullable=False),
 )
 
 _OPEN = (

@@ -8,7 +8,7 @@ many were left in abandoned carts). Revenue uses the price each cart paid, not t
 from __future__ import annotations
 
 from pydantic import BaseModel
-from sqlalchemy import Column, Integer, MetaData, Table, Text, text
+from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text, text
 
 from eventsourcing import RecordedEvent, on
 from projections import CheckpointStore, Projector, View
@@ -30,17 +30,17 @@ prices = Table(
     metadata,
     Column("sku", Text, primary_key=True),
     Column("name", Text, nullable=False),
-    Column("price_cents", Integer, nullable=False),
+    Column("price_cents", BigInteger, nullable=False),
     Column("active", Integer, nullable=False),
 )
 sales = Table(
     "popular_product_sales",
     metadata,
     Column("sku", Text, primary_key=True),
-    Column("times_added", Integer, nullable=False, server_default=text("0")),
-    Column("units_sold", Integer, nullable=False, server_default=text("0")),
-    Column("revenue_cents", Integer, nullable=False, server_default=text("0")),
-    Column("units_abandoned", Integer, nullable=False, server_default=text("0")),
+    Column("times_added", BigInteger, nullable=False, server_default=text("0")),
+    Column("units_sold", BigInteger, nullable=False, server_default=text("0")),
+    Column("revenue_cents", BigInteger, nullable=False, server_default=text("0")),
+    Column("units_abandoned", BigInteger, nullable=False, server_default=text("0")),
 )
 
 _LISTED = "INSERT INTO {popular_product_prices} (sku, name, price_cents, active) VALUES (?, ?, ?, 1)"

@@ -12,7 +12,7 @@ from typing import Protocol, Self
 
 from eventsourcing.errors import ConfigurationError
 from eventsourcing.snapshotting import Snapshot
-from eventsourcing.urls import redact
+from eventsourcing.urls import redact, sql_dialect
 
 
 class _Backend(Protocol):
@@ -44,19 +44,19 @@ class SQLSnapshotStore:
         self, url: str, *, busy_timeout: float = 10.0, pool_size: int = 2, command_timeout: float | None = 30.0
     ) -> None:
         self.url = url
-        scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+        scheme = sql_dialect(url)
         self._backend: _Backend
         if scheme == "sqlite":
             from snapshots.sql.sqlite import SQLiteSnapshots
 
             self._backend = SQLiteSnapshots(url, busy_timeout=busy_timeout)
-        elif scheme in ("postgresql", "postgres"):
+        elif scheme == "postgresql":
             from snapshots.sql.postgres import PostgresSnapshots
 
             self._backend = PostgresSnapshots(url, pool_size=pool_size, command_timeout=command_timeout)
         else:
             raise ConfigurationError(
-                f"SQLSnapshotStore does not support {redact(scheme)!r} URLs (use sqlite:///path.db or postgresql://...)"
+                f"SQLSnapshotStore does not support {redact(url)!r} (use sqlite:///path.db or postgresql://...)"
             )
 
     async def __aenter__(self) -> Self:

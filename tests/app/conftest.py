@@ -31,12 +31,12 @@ class Server:
     log: Path
 
 
-def start_server(store: str, log: Path) -> Server:
-    """``python -m sample_shopping_cart serve`` in a child process, once it answers /api/health."""
+def start_server(store: str, log: Path, *options: str) -> Server:
+    """``python -m sample_shopping_cart serve [options]`` in a child process, once it answers /api/health."""
     port = free_port()
     out = log.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "sample_shopping_cart", "serve", "--port", str(port), "--store", store],
+        [sys.executable, "-m", "sample_shopping_cart", "serve", "--port", str(port), "--store", store, *options],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=out,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
+import sys
 from contextlib import AsyncExitStack
 from typing import Annotated, Any
 
@@ -13,10 +15,13 @@ from eventsourcing.cli.failures import UsageError
 from eventsourcing.cli.loading import load_apps, resolve_aggregate
 from eventsourcing.cli.options import AggregateType, AppModules, AsJSON, StoreURL, StreamID
 from eventsourcing.cli.progress import replay_progress
-from eventsourcing.cli.rendering import event_record, events_table, say, state_table, stdout, write_json
+from eventsourcing.cli.rendering import dumps, event_record, jsonable, say, state_table, stdout
 from eventsourcing.cli.replaying import Replay, replay
+from eventsourcing.cli.spool import EventSpool, Render
 from eventsourcing.cli.stores import open_events, open_snapshots
+from eventsourcing.cli.tables import EventRows, write_events_table
 from eventsourcing.cli.timeparse import iso, parse_timestamp
+from eventsourcing.events import DomainEvent, RecordedEvent
 
 TABLE_EVENTS = 50
 
@@ -80,19 +85,25 @@ def command(
     keep = _events_to_keep(events, as_json)
     load_apps(app)
     aggregate_class = resolve_aggregate(aggregate_type)
-    result = asyncio.run(
-        _replay(
-            aggregate_class,
-            store,
-            stream_id,
-            version=version,
-            as_of=as_of,
-            snapshots=snapshots,
-            keep=keep,
-            progress=progress,
+    rows = EventRows()
+    render: Render = _json_line if as_json else rows
+    spool = EventSpool(keep, render)
+    try:
+        result = asyncio.run(
+            _replay(
+                aggregate_class,
+                store,
+                stream_id,
+                version=version,
+                as_of=as_of,
+                snapshots=snapshots,
+                keep=spool,
+                progress=progress,
+            )
         )
-    )
-    _print(result, aggregate_type, as_json)
+        _print(result, aggregate_type, as_json, rows)
+    finally:
+        spool.close()
 
 
 async def _replay(
@@ -103,7 +114,7 @@ async def _replay(
     version: int | None,
     as_of: dt.datetime | None,
     snapshots: str | None,
-    keep: int | None,
+    keep: EventSpool,
     progress: bool | None,
 ) -> Replay:
     async with AsyncExitStack() as stack:
@@ -132,25 +143,26 @@ def _events_to_keep(text: str | None, as_json: bool) -> int | None:
     return int(text)
 
 
-def _print(result: Replay, type_name: str, as_json: bool) -> None:
+def _json_line(recorded: RecordedEvent[DomainEvent]) -> str:
+    return dumps(event_record(recorded))
+
+
+def _print(result: Replay, type_name: str, as_json: bool, rows: EventRows) -> None:
     aggregate = result.aggregate
     if as_json:
-        write_json(
-            {
-                "type": type_name,
-                "id": aggregate.id,
-                "version": aggregate.version,
-                "as_of": None if result.as_of is None else iso(result.as_of),
-                "requested_version": result.requested_version,
-                "stream_version": result.stream_version,
-                "snapshot_version": result.snapshot_version,
-                "last_event_at": None if aggregate.last_event_at is None else iso(aggregate.last_event_at),
-                "state": aggregate.state(),
-                "events_applied": result.applied,
-                "events": [event_record(e) for e in result.events],
-            },
-            indent=2,
-        )
+        head = {
+            "type": type_name,
+            "id": aggregate.id,
+            "version": aggregate.version,
+            "as_of": None if result.as_of is None else iso(result.as_of),
+            "requested_version": result.requested_version,
+            "stream_version": result.stream_version,
+            "snapshot_version": result.snapshot_version,
+            "last_event_at": None if aggregate.last_event_at is None else iso(aggregate.last_event_at),
+            "state": aggregate.state(),
+            "events_applied": result.applied,
+        }
+        _write_document(head, result.events)
         return
     console = stdout()
     when = f" as of {iso(result.as_of)}" if result.as_of is not None else ""
@@ -159,6 +171,21 @@ def _print(result: Replay, type_name: str, as_json: bool) -> None:
     source = f"after snapshot at version {result.snapshot_version}" if result.snapshot_version else "from the start"
     shown = len(result.events)
     if shown:
-        console.print(events_table(f"events applied ({result.applied}, {source})", result.events))
+        sys.stdout.flush()
+        title = f"events applied ({result.applied}, {source})"
+        write_events_table(title, result.events.lines(), rows.widths, console.width)
     if shown < result.applied:
         say(f"{result.applied - shown} earlier events applied, not listed (--events all lists them)")
+
+
+def _write_document(head: dict[str, Any], events: EventSpool) -> None:
+    """``head`` with an ``events`` list, written as the events are read back: one event per line."""
+    text = json.dumps(jsonable(head), ensure_ascii=False, indent=2)
+    out = sys.stdout.write
+    out(text[: text.rindex("}")].rstrip() + ',\n  "events": [')
+    separator = "\n    "
+    for line in events.lines():
+        out(separator + line)
+        separator = ",\n    "
+    out("\n  ]\n}\n" if separator != "\n    " else "]\n}\n")
+    sys.stdout.flush()

@@ -64,12 +64,12 @@ def check(
             say(str(p))
     if problems:
         raise CLIError(
-            f"{len(problems)} incompatible change(s): events stored in {store} could not be read by the current "
-            "classes (see above)",
+            f"{len(problems)} incompatible change(s): events stored in {redact(store)} could not be read by the "
+            "current classes (see above)",
             ExitCode.FAILURE,
         )
     if not as_json:
-        say(f"ok: the current classes read all {len(stored)} Avro schema(s) stored in {store}")
+        say(f"ok: the current classes read all {len(stored)} Avro schema(s) stored in {redact(store)}")
 
 
 @app.command("list")

@@ -16,6 +16,7 @@ from eventsourcing.cli.timeparse import iso
 from eventsourcing.registry import aggregates_registry
 from eventsourcing.repository import Repository
 from eventsourcing.snapshotting import Snapshot, StateCodec
+from eventsourcing.urls import redact
 
 app = typer.Typer(
     name="snapshots",
@@ -39,7 +40,7 @@ def take(
     snapshot = asyncio.run(_take(cls, store, snapshots or store, stream_id))
     say(
         f"snapshot of {aggregate_type} {stream_id!r} at version {snapshot.version} "
-        f"(fingerprint {snapshot.fingerprint}) saved to {snapshots or store}"
+        f"(fingerprint {snapshot.fingerprint}) saved to {redact(snapshots or store)}"
     )
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from eventsourcing.clock import monotonic
 from eventsourcing.errors import ConfigurationError, EventSourcingError, StoreError, StoreUnavailable
 from eventsourcing.stores.sql.ddl import create_statements
+from eventsourcing.urls import redact
 
 T = TypeVar("T")
 
@@ -90,7 +91,7 @@ class SQLiteRunner:
                 await self._pinned.close()
                 self._pinned = None
             await self._engine.dispose()
-            raise StoreUnavailable(f"cannot open {self.what} {self.url}: {_reason(err)}") from err
+            raise StoreUnavailable(f"cannot open {self.what} {redact(self.url)}: {_reason(err)}") from err
         self._inline.execute("PRAGMA busy_timeout = 0")  # inline work never waits: it hands over
         # Several processes may open a new database at once: create what is missing in one write
         # transaction with IF NOT EXISTS (SQLAlchemy's check-then-create would race).
@@ -106,7 +107,7 @@ class SQLiteRunner:
             finally:
                 probe.close()
         except sqlite3.Error as err:
-            raise StoreUnavailable(f"cannot open {self.what} {self.url}: {err}") from err
+            raise StoreUnavailable(f"cannot open {self.what} {redact(self.url)}: {err}") from err
 
     async def close(self) -> None:
         if self._pinned is not None:

@@ -26,7 +26,7 @@ from eventsourcing.stores.base import (
 )
 from eventsourcing.stores.codecs import make_codec, schema_sync
 from eventsourcing.stores.replay import StreamEvents, stream_events
-from eventsourcing.urls import redact
+from eventsourcing.urls import redact, sql_dialect
 
 if TYPE_CHECKING:
     from eventsourcing.avro.persistence import SchemaStore
@@ -85,7 +85,7 @@ class SQLEventStore:
         self.url = url
         mapper = EventMapper(make_codec(codec), registry)
         self.codec = mapper.codec
-        scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+        scheme = sql_dialect(url)
         if scheme == "sqlite":
             from eventsourcing.stores.sql.sqlite import SQLiteBackend
 
@@ -94,7 +94,7 @@ class SQLEventStore:
                     "SQLite transactions are always SERIALIZABLE; isolation_level is for PostgreSQL"
                 )
             self._backend: _Backend = SQLiteBackend(url, mapper, busy_timeout=busy_timeout, pool_size=pool_size)
-        elif scheme in ("postgresql", "postgres"):
+        elif scheme == "postgresql":
             from eventsourcing.stores.sql.postgres import PostgresBackend
 
             self._backend = PostgresBackend(
@@ -108,8 +108,7 @@ class SQLEventStore:
             )
         else:
             raise ConfigurationError(
-                f"SQLEventStore does not support {redact(scheme)!r} URLs "
-                "(use sqlite:///path.db or postgresql://user@host/db)"
+                f"SQLEventStore does not support {redact(url)!r} (use sqlite:///path.db or postgresql://user@host/db)"
             )
         self._schemas = schema_sync(mapper.codec, self.schema_store)
 
@@ -117,7 +116,7 @@ class SQLEventStore:
         """Where this database keeps Avro schemas (the table ``event_schemas``)."""
         from eventsourcing.avro.sql import PostgresSchemaStore, SQLiteSchemaStore
 
-        if self.url.split(":", 1)[0].split("+", 1)[0].lower() == "sqlite":
+        if sql_dialect(self.url) == "sqlite":
             return SQLiteSchemaStore(self.url)
         # The event store's own access layer (pool, reconnect, timeout) while it is open.
         return PostgresSchemaStore(self.url, runner=getattr(self._backend, "runner", None))
