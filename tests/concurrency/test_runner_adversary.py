@@ -536,3 +536,113 @@ async def test_store_errors_are_raised_by_catch_up_not_swallowed(tmp_path: Path)
         await runner.open()
         with pytest.raises(StoreError):
             await runner.catch_up()
+
+
+# -- 9. status stuck at "running" ------------------------------------------------------------------------------------
+
+
+async def test_status_is_idle_after_a_catch_up_that_ended_on_an_empty_page(
+    store: SQLEventStore, views: SQLCheckpointStore
+) -> None:
+    """10 events, batch_size 5: two full pages, then an empty one. Caught up, nothing running."""
+    await append(store, "s", ticks(10))
+    async with ProjectionRunner(store, views, [Counting()], batch_size=5) as runner:
+        assert await runner.catch_up() == 10
+        (status,) = await runner.status()
+        assert (status.lag_events, status.error) == (0, None)
+        assert status.state == "idle"
+
+
+# -- 10. in-process effects that fail at commit ----------------------------------------------------------------------
+
+
+async def test_an_effect_failing_at_commit_does_not_leave_half_a_batch_applied() -> None:
+    """`View.call` effects run at commit. One that fails (a transient bug, an exception in user code)
+    must leave the view as it was, or the retried batch applies the effects before it twice."""
+    seen: list[uuid.UUID] = []
+    failing = {"once": True}
+
+    def record(event_id: uuid.UUID, n: int) -> None:
+        if n == 2 and failing["once"]:
+            failing["once"] = False
+            raise RuntimeError("transient failure in an effect")
+        seen.append(event_id)
+
+    class Recording(Projector):
+        name = "recording"
+
+        @on(Ticked)
+        def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+            view.call(record, event.event_id, event.event.n)
+
+    store = MemoryEventStore()
+    await append(store, "s", ticks(4))
+    async with ProjectionRunner(store, MemoryCheckpointStore(), [Recording()], batch_size=4) as runner:
+        with pytest.raises(RuntimeError):
+            await runner.catch_up()
+        await runner.catch_up()
+    assert len(seen) == len(set(seen)) == 4, f"{len(seen)} effects applied for 4 events"
+
+
+# -- 11. an as-of build whose checkpoint name is another projector's -------------------------------------------------
+
+x_counts = Table("adv_x_counts", MetaData(), Column("id", Text, primary_key=True), Column("n", Integer, nullable=False))
+x_audit = Table("adv_x_audit", MetaData(), Column("event_id", Text, primary_key=True))
+
+
+class CountingX(Projector):
+    """A live projector whose name happens to be `counting` + `_x`."""
+
+    name = "counting_x"
+    tables = (x_counts, x_audit)
+
+    @on(Ticked)
+    def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+        view.add("adv_x_counts", event.stream_id, n=1)
+        view.execute("INSERT INTO {adv_x_audit} (event_id) VALUES (?)", (str(event.event_id),))
+
+
+async def test_rebuild_as_of_then_catch_up_keeps_the_other_projector_exact(
+    store: SQLEventStore, views: SQLCheckpointStore
+) -> None:
+    """`rebuild_as_of("counting", t, suffix="_x")` keeps its checkpoint under "counting" + "_x": the
+    live projector `counting_x`'s. Refused or not, `counting_x` must still apply every event once."""
+    await append(store, "s", ticks(5))
+    async with ProjectionRunner(store, views, [Counting(), CountingX()]) as runner:
+        await runner.catch_up()
+        await append(store, "s", ticks(5))
+        with __import__("contextlib").suppress(ValueError, ProjectionError):
+            await runner.rebuild_as_of("counting", T0 + dt.timedelta(days=1), suffix="_x")
+        await runner.catch_up("counting_x")
+    assert len(await views.fetch("SELECT event_id FROM adv_x_audit")) == 10
+    assert dict(await views.fetch("SELECT id, n FROM adv_x_counts")) == {"s": 10}
+
+
+# -- 12. odd timeouts and positions ---------------------------------------------------------------------------------
+
+
+async def test_wait_until_caught_up_with_odd_timeouts_and_positions(
+    store: SQLEventStore, views: SQLCheckpointStore
+) -> None:
+    result = await append(store, "s", ticks(3))
+    async with ProjectionRunner(store, views, [Counting()], batch_size=1) as runner:
+        await runner.wait_until_caught_up(None, 0.0)  # nothing to wait for
+        await runner.wait_until_caught_up(result, float("inf"))
+        await runner.wait_until_caught_up(result, 0.0)  # already there: no timeout
+        with pytest.raises(TimeoutError):
+            await runner.wait_until_caught_up(int(result.position) + 1000, 0.05)  # from another store
+        with pytest.raises(TimeoutError):
+            await runner.wait_until_caught_up(int(result.position) + 1000, -1.0)
+    assert len(await audit_ids(views)) == 3
+
+
+async def test_wait_until_caught_up_with_a_nan_timeout_ends(store: SQLEventStore, views: SQLCheckpointStore) -> None:
+    """A NaN timeout (a computed deadline gone wrong) must be refused or time out, not wait forever."""
+    result = await append(store, "s", ticks(3))
+    async with ProjectionRunner(store, views, [Counting()]) as runner:
+        waiting = asyncio.create_task(runner.wait_until_caught_up(int(result.position) + 1000, float("nan")))
+        done, _ = await asyncio.wait([waiting], timeout=5.0)  # a guard: the call should end at once
+        waiting.cancel()
+        assert done, "wait_until_caught_up(timeout=nan) never returns"
+        with pytest.raises((TimeoutError, ValueError)):
+            await waiting
