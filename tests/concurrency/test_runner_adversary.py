@@ -81,7 +81,7 @@ async def checkpoint_is_consistent(store: SQLEventStore, views: SQLCheckpointSto
     """The audit rows are exactly the events up to the stored checkpoint; returns how many."""
     log = await store.read_all(after=None, limit=1_000_000)
     checkpoint = await views.load(name)
-    upto = [e for e in log if store.covers(checkpoint.position, e.position)]
+    upto = [e for e in log if store.covers(checkpoint.position, e.position) and isinstance(e.event, Ticked)]
     assert sorted(await audit_ids(views)) == sorted(str(e.event_id) for e in upto), "view != checkpoint"
     assert await view_rows(views) == dict(Counter(e.stream_id for e in upto))
     return len(upto)
@@ -646,3 +646,160 @@ async def test_wait_until_caught_up_with_a_nan_timeout_ends(store: SQLEventStore
         assert done, "wait_until_caught_up(timeout=nan) never returns"
         with pytest.raises((TimeoutError, ValueError)):
             await waiting
+
+
+# -- 13. a handler that survives a failed read: the batch's earlier writes -------------------------------------------
+
+
+class OptionalLookup(Projector):
+    """Writes, then reads an optional table that may be missing and falls back when the read fails
+    (a lookup of reference data that a migration has not created yet, say)."""
+
+    name = "counting"
+    tables = (counters, audit)
+
+    @on(Ticked)
+    async def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+        view.add("counters", event.stream_id, n=1)
+        view.execute(AUDIT, (str(event.event_id), event.stream_id))
+        if event.event.n == 2:
+            try:
+                await view.fetch("SELECT label FROM optional_reference_data WHERE id = ?", (event.stream_id,))
+            except StoreError:
+                pass  # no reference data: use the default label
+
+
+async def test_a_failed_read_that_the_handler_survives_loses_no_write(
+    store: SQLEventStore, views: SQLCheckpointStore
+) -> None:
+    """Either the batch fails, or every event's writes are committed with the checkpoint: never a
+    checkpoint past events whose writes were rolled back with the failed read's transaction."""
+    await append(store, "s", ticks(5))
+    async with ProjectionRunner(store, views, [OptionalLookup()], batch_size=5) as runner:
+        with __import__("contextlib").suppress(StoreError, ProjectionError):
+            await runner.catch_up()
+        await checkpoint_is_consistent(store, views)
+
+
+# -- 14. a commit whose outcome is lost (the view store answers "unavailable" after committing) ----------------------
+
+
+class LosesCommitOutcomes:
+    """A checkpoint store whose ``commit`` commits, then raises StoreUnavailable, while ``lose`` > 0
+    (a connection lost after COMMIT was sent)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.dialect = inner.dialect
+        self.lose = 0
+        self.lost = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def commit(self, expected: Any, position: Any, view: Any = None, dead_letter: Any = None) -> Any:
+        done = await self.inner.commit(expected, position, view, dead_letter)
+        if self.lose > 0:
+            self.lose -= 1
+            self.lost += 1
+            raise StoreUnavailable("connection lost after COMMIT (test)")
+        return done
+
+
+@pytest.mark.parametrize("dead_letters", [False, True])
+async def test_lost_commit_outcomes_under_run_apply_each_event_once(
+    store: SQLEventStore, views: SQLCheckpointStore, dead_letters: bool
+) -> None:
+    from tests.integration.projections_worker import CountingWithDeadLetters
+
+    projector = CountingWithDeadLetters() if dead_letters else Counting()
+    name = projector.name
+    flaky = LosesCommitOutcomes(views)
+    async with ProjectionRunner(store, flaky, [projector], batch_size=2, retry_interval=0.001) as runner:  # type: ignore[arg-type]
+        following = asyncio.create_task(runner.run())
+        try:
+            for round_ in range(6):
+                flaky.lose = round_ % 3
+                events = ticks(3)
+                if dead_letters and round_ % 2:
+                    events.insert(1, NewEvent(Poisoned(reason="x"), uuid.uuid4(), clock.now()))
+                result = await append(store, f"s-{round_ % 2}", events)
+                await runner.wait_until_caught_up(result, GUARD)
+        finally:
+            runner.stop()
+            await following
+        assert flaky.lost > 0
+        assert await checkpoint_is_consistent(store, views, name) == 18
+        assert len(await runner.dead_letters(name)) == (3 if dead_letters else 0)
+        (status,) = await runner.status()
+        assert (status.error, status.lag_events) == (None, 0)  # its state: see test_status_is_idle_after_...
+
+
+# -- 15. two runner objects, own connections, one view database; filtered projectors mixed in ------------------------
+
+
+class OnlyOthers(Projector):
+    """A projector of another stream type only (it sees none of the ticks: its checkpoint must
+    still move past them)."""
+
+    name = "only-others"
+    stream_types = ("ptest.Other",)
+
+    @on(Ticked)
+    def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+        raise AssertionError("a tick of another stream type reached a filtered projector")
+
+
+async def test_two_runner_objects_with_their_own_connections_and_rebuilds(tmp_path: Path, store: SQLEventStore) -> None:
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    async with (
+        SQLCheckpointStore(url) as views_a,
+        SQLCheckpointStore(url) as views_b,
+        ProjectionRunner(store, views_a, [Yielding(), OnlyOthers()], batch_size=3, poll_interval=0.001) as a,
+        ProjectionRunner(store, views_b, [Counting(), OnlyOthers()], batch_size=1, poll_interval=0.001) as b,
+    ):
+        following = [asyncio.create_task(a.run()), asyncio.create_task(b.run())]
+        try:
+            for round_ in range(12):
+                result = await append(store, f"s-{round_ % 3}", ticks(3))
+                calls: list[Awaitable[Any]] = [
+                    a.wait_until_caught_up(result, GUARD),
+                    b.wait_until_caught_up(result, GUARD),
+                    a.catch_up("only-others"),
+                ]
+                if round_ % 4 == 1:
+                    calls.append(a.rebuild("counting"))
+                if round_ % 4 == 3:
+                    calls.append(b.rebuild("counting"))
+                await asyncio.gather(*calls)
+        finally:
+            a.stop()
+            b.stop()
+            await asyncio.gather(*following)
+        assert await checkpoint_is_consistent(store, views_a) == 36
+        for runner in (a, b):
+            statuses = await runner.status()
+            assert [(s.lag_events, s.error) for s in statuses] == [(0, None), (0, None)]
+
+
+async def test_poison_under_many_waiters_and_run_stops_at_the_last_good_event(
+    store: SQLEventStore, views: SQLCheckpointStore
+) -> None:
+    await append(store, "s", ticks(7))
+    bad = await append(store, "s", [NewEvent(Poisoned(reason="bad"), uuid.uuid4(), clock.now())])
+    await append(store, "s", ticks(3))
+    async with ProjectionRunner(store, views, [Counting()], batch_size=4) as runner:
+        following = asyncio.create_task(runner.run())
+        outcomes = await asyncio.gather(
+            *(runner.wait_until_caught_up(bad, GUARD) for _ in range(5)),
+            runner.catch_up(),
+            runner.catch_up(),
+            return_exceptions=True,
+        )
+        assert all(isinstance(o, (PoisonEvent, ProjectionError)) for o in outcomes), outcomes
+        with pytest.raises(PoisonEvent):
+            await following  # its only projector stopped: run raises
+        assert await checkpoint_is_consistent(store, views) == 7
+        (status,) = await runner.status()
+        assert status.state == "stopped" and status.error is not None and "ptest.poisoned" in status.error
+        assert status.lag_events == 4
