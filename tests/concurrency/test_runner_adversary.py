@@ -803,3 +803,44 @@ async def test_poison_under_many_waiters_and_run_stops_at_the_last_good_event(
         (status,) = await runner.status()
         assert status.state == "stopped" and status.error is not None and "ptest.poisoned" in status.error
         assert status.lag_events == 4
+
+
+# -- 16. plain cancellation sweep, batches that read (the realistic trigger of section 1) ----------------------------
+
+
+class Fetching(Projector):
+    name = "counting"
+    tables = (counters, audit)
+
+    @on(Ticked)
+    async def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+        await view.fetch("SELECT n FROM {counters} WHERE id = ?", (event.stream_id,))
+        view.add("counters", event.stream_id, n=1)
+        view.execute(AUDIT, (str(event.event_id), event.stream_id))
+
+
+async def test_cancel_sweep_with_batches_that_read(
+    store: SQLEventStore, views: SQLCheckpointStore, store_yields_every_call: None
+) -> None:
+    """A caller cancelled after k turns of the loop, k = 0..40 (a request that gives up), then the
+    next caller: it must catch up, and the view must match its checkpoint at every point."""
+    failures = []
+    async with ProjectionRunner(store, views, [Fetching()], batch_size=2) as runner:
+        for k in range(41):
+            await append(store, f"s-{k % 3}", ticks(2))
+            task = asyncio.create_task(runner.catch_up())
+            for _ in range(k):
+                await asyncio.sleep(0)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            try:
+                await checkpoint_is_consistent(store, views)
+                await runner.catch_up()
+            except (AssertionError, StoreError) as err:
+                failures.append((k, f"{type(err).__name__}: {str(err).splitlines()[0]}"))
+                try:
+                    await runner.catch_up()  # and the one after?
+                except StoreError as again:
+                    failures.append((k, f"again: {type(again).__name__}: {again}"))
+                break
+    assert failures == [], "\n".join(map(str, failures))
