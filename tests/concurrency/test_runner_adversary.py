@@ -844,3 +844,88 @@ async def test_cancel_sweep_with_batches_that_read(
                     failures.append((k, f"again: {type(again).__name__}: {again}"))
                 break
     assert failures == [], "\n".join(map(str, failures))
+
+
+# -- 17. after a poison event stopped run(): the projector once the cause is gone --------------------------------------
+
+
+async def test_a_projector_stopped_under_run_resumes_once_its_poison_event_goes_through(
+    store: SQLEventStore, views: SQLCheckpointStore
+) -> None:
+    """A handler failed on an event because of something transient (fixed, here, by a flag). Running
+    again — `run()` again, or `catch_up` — must apply the event and go on ("running again stops at
+    the same event until the handler (or the data) is fixed"), and read-your-writes must work again."""
+    BROKEN["on"] = True
+    try:
+        await append(store, "s", ticks(2))
+        await append(store, "s", [NewEvent(Poisoned(reason="transient"), uuid.uuid4(), clock.now())])
+        async with ProjectionRunner(store, views, [Fixable()]) as runner:
+            with pytest.raises(PoisonEvent):
+                await runner.run()
+            BROKEN["on"] = False
+            assert await runner.catch_up() == 1  # the poison event now goes through
+            result = await append(store, "s", ticks(1))
+            await runner.wait_until_caught_up(result, GUARD)  # must not say "has stopped"
+            (status,) = await runner.status()
+            assert (status.state, status.error) == ("idle", None)
+            following = asyncio.create_task(runner.run())
+            result = await append(store, "s", ticks(1))
+            try:
+                await runner.wait_until_caught_up(result, GUARD)
+            finally:
+                runner.stop()
+                await asyncio.gather(following, return_exceptions=True)
+            assert not following.exception(), following.exception()
+    finally:
+        BROKEN["on"] = True
+
+
+# -- 18. as-of builds of in-process views ---------------------------------------------------------------------------
+
+
+async def test_rebuild_as_of_with_in_process_views_does_not_touch_the_live_view() -> None:
+    """"The live view is not touched": with a MemoryCheckpointStore the effects of an as-of build go
+    to the projector's own objects, which *are* the live view."""
+    totals: Counter[str] = Counter()
+
+    class InMemory(Projector):
+        name = "in-memory"
+
+        @on(Ticked)
+        def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+            view.call(totals.update, [event.stream_id])
+
+    store = MemoryEventStore()
+    await append(store, "m", ticks(4, start=T0))
+    async with ProjectionRunner(store, MemoryCheckpointStore(), [InMemory()]) as runner:
+        await runner.catch_up()
+        with __import__("contextlib").suppress(ProjectionError, ValueError):  # refusing is fine
+            await runner.rebuild_as_of("in-memory", T0 + dt.timedelta(seconds=1), suffix="_then")
+    assert totals == {"m": 4}
+
+
+# -- 19. waiters while run() retries ---------------------------------------------------------------------------------
+
+
+async def test_a_waiter_times_out_saying_why_while_run_retries(store: SQLEventStore, views: SQLCheckpointStore) -> None:
+    flaky = Flaky(store)
+    async with ProjectionRunner(flaky, views, [Counting()], retry_interval=0.001, max_retry_interval=0.01) as runner:
+        following = asyncio.create_task(runner.run())
+        try:
+            flaky.down = True
+            result = await append(store, "s", ticks(2))
+
+            async def retrying() -> bool:
+                return (await runner.status())[0].state == "retrying"
+
+            await until("retrying", retrying)
+            with pytest.raises(TimeoutError, match="retrying"):
+                await runner.wait_until_caught_up(result, 0.05)
+            (status,) = await runner.status()
+            assert status.outage_since is not None and status.error is not None
+            flaky.down = False
+            await runner.wait_until_caught_up(result, GUARD)
+        finally:
+            runner.stop()
+            await following
+        assert await checkpoint_is_consistent(store, views) == 2
