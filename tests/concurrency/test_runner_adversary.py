@@ -8,6 +8,7 @@ deadlines are guards against a runner that never gets there, not timing assumpti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import uuid
 from collections import Counter
@@ -39,7 +40,15 @@ from projections import (
     on,
 )
 from projections.errors import CheckpointConflict
-from tests.integration.projections_worker import AUDIT, Counting, Poisoned, Ticked, audit, counters
+from tests.integration.projections_worker import (
+    AUDIT,
+    Counting,
+    CountingWithDeadLetters,
+    Poisoned,
+    Ticked,
+    audit,
+    counters,
+)
 from tests.integration.test_projections import append, audit_ids, ticks, view_rows
 
 GUARD = 30.0  # bound for a runner that never gets there; never reached when the runner is right
@@ -611,7 +620,7 @@ async def test_rebuild_as_of_then_catch_up_keeps_the_other_projector_exact(
     async with ProjectionRunner(store, views, [Counting(), CountingX()]) as runner:
         await runner.catch_up()
         await append(store, "s", ticks(5))
-        with __import__("contextlib").suppress(ValueError, ProjectionError):
+        with contextlib.suppress(ValueError, ProjectionError):
             await runner.rebuild_as_of("counting", T0 + dt.timedelta(days=1), suffix="_x")
         await runner.catch_up("counting_x")
     assert len(await views.fetch("SELECT event_id FROM adv_x_audit")) == 10
@@ -663,10 +672,8 @@ class OptionalLookup(Projector):
         view.add("counters", event.stream_id, n=1)
         view.execute(AUDIT, (str(event.event_id), event.stream_id))
         if event.event.n == 2:
-            try:
+            with contextlib.suppress(StoreError):  # no reference data: use the default label
                 await view.fetch("SELECT label FROM optional_reference_data WHERE id = ?", (event.stream_id,))
-            except StoreError:
-                pass  # no reference data: use the default label
 
 
 async def test_a_failed_read_that_the_handler_survives_loses_no_write(
@@ -676,7 +683,7 @@ async def test_a_failed_read_that_the_handler_survives_loses_no_write(
     checkpoint past events whose writes were rolled back with the failed read's transaction."""
     await append(store, "s", ticks(5))
     async with ProjectionRunner(store, views, [OptionalLookup()], batch_size=5) as runner:
-        with __import__("contextlib").suppress(StoreError, ProjectionError):
+        with contextlib.suppress(StoreError, ProjectionError):
             await runner.catch_up()
         await checkpoint_is_consistent(store, views)
 
@@ -710,12 +717,10 @@ class LosesCommitOutcomes:
 async def test_lost_commit_outcomes_under_run_apply_each_event_once(
     store: SQLEventStore, views: SQLCheckpointStore, dead_letters: bool
 ) -> None:
-    from tests.integration.projections_worker import CountingWithDeadLetters
-
     projector = CountingWithDeadLetters() if dead_letters else Counting()
     name = projector.name
     flaky = LosesCommitOutcomes(views)
-    async with ProjectionRunner(store, flaky, [projector], batch_size=2, retry_interval=0.001) as runner:  # type: ignore[arg-type]
+    async with ProjectionRunner(store, flaky, [projector], batch_size=2, retry_interval=0.001) as runner:
         following = asyncio.create_task(runner.run())
         try:
             for round_ in range(6):
@@ -884,7 +889,7 @@ async def test_a_projector_stopped_under_run_resumes_once_its_poison_event_goes_
 
 
 async def test_rebuild_as_of_with_in_process_views_does_not_touch_the_live_view() -> None:
-    """"The live view is not touched": with a MemoryCheckpointStore the effects of an as-of build go
+    """ "The live view is not touched": with a MemoryCheckpointStore the effects of an as-of build go
     to the projector's own objects, which *are* the live view."""
     totals: Counter[str] = Counter()
 
@@ -899,7 +904,7 @@ async def test_rebuild_as_of_with_in_process_views_does_not_touch_the_live_view(
     await append(store, "m", ticks(4, start=T0))
     async with ProjectionRunner(store, MemoryCheckpointStore(), [InMemory()]) as runner:
         await runner.catch_up()
-        with __import__("contextlib").suppress(ProjectionError, ValueError):  # refusing is fine
+        with contextlib.suppress(ProjectionError, ValueError):  # refusing is fine
             await runner.rebuild_as_of("in-memory", T0 + dt.timedelta(seconds=1), suffix="_then")
     assert totals == {"m": 4}
 
