@@ -934,3 +934,36 @@ async def test_a_waiter_times_out_saying_why_while_run_retries(store: SQLEventSt
             runner.stop()
             await following
         assert await checkpoint_is_consistent(store, views) == 2
+
+
+async def test_garbage_positions_and_duplicate_names_are_refused_or_harmless(
+    store: SQLEventStore, views: SQLCheckpointStore
+) -> None:
+    result = await append(store, "s", ticks(4))
+    async with ProjectionRunner(store, views, [Counting()], batch_size=1) as runner:
+        for garbage in ("garbage", {"p": 1}, [1, 2], object()):
+            with pytest.raises((ValueError, TypeError, ProjectionError)):
+                await runner.wait_until_caught_up(garbage, 0.5)
+        assert await asyncio.gather(runner.catch_up("counting", "counting"), runner.catch_up()) is not None
+        await runner.wait_until_caught_up(result, GUARD, "counting", "counting")
+        assert len(await runner.status("counting", "counting")) == 2
+        with pytest.raises(ProjectionError):
+            await runner.catch_up("nope")
+    assert await checkpoint_is_consistent(store, views) == 4
+
+
+async def test_run_on_a_runner_never_opened_over_an_existing_view_database(
+    store: SQLEventStore, views: SQLCheckpointStore
+) -> None:
+    await append(store, "s", ticks(3))
+    async with ProjectionRunner(store, views, [Counting()]) as first:
+        await first.catch_up()
+    result = await append(store, "s", ticks(2))
+    never_opened = ProjectionRunner(store, views, [Counting()])
+    following = asyncio.create_task(never_opened.run())
+    try:
+        await never_opened.wait_until_caught_up(result, GUARD)
+    finally:
+        never_opened.stop()
+        await following
+    assert await checkpoint_is_consistent(store, views) == 5
