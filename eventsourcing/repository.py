@@ -90,7 +90,9 @@ class Repository(Generic[A]):
         if version is not None and as_of is not None:
             raise ValueError("pass either version= or as_of=, not both")
         if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
-            raise InvalidArgument(f"version must be an int >= 1 (the state after that event), not {version!r}"[:300])
+            raise InvalidArgument(
+                f"version must be an int: version starts at 1 (the state after the first event), not {version!r}"[:300]
+            )
         if as_of is not None:
             as_of = require_aware(as_of, "as_of")
         historic = version is not None or as_of is not None
