@@ -32,6 +32,7 @@ A = TypeVar("A", bound=Aggregate)
 logger = logging.getLogger(__name__)
 
 _AS_OF_WINDOW = 1000  # events read per window when loading as of a time
+_TYPED_IDS = 4096  # stream ids whose type a repository remembers having checked
 
 
 class Repository(Generic[A]):
@@ -77,6 +78,7 @@ class Repository(Generic[A]):
         self.cache_size = cache_size
         # Cached aggregates are never changed once cached (concurrent gets clone them), only replaced.
         self._cache: OrderedDict[str, A] = OrderedDict()
+        self._typed: OrderedDict[str, None] = OrderedDict()  # stream ids whose type was checked (bounded)
         # Only a store whose class offers read_events: a wrapper that forwards unknown attributes to
         # the store it wraps (a tracing decorator, say) keeps seeing every read through its own `read`.
         self._reads_events = callable(getattr(type(store), "read_events", None))
@@ -129,18 +131,25 @@ class Repository(Generic[A]):
     async def _check_type(self, aggregate_id: str, events: StreamEvents, snapshot: Snapshot | None) -> None:
         """Refuse to build this aggregate type from another type's stream (`StreamTypeMismatch`).
 
-        Free when the store read the stream's type with its events (SQLite, memory) or a snapshot
-        of this type was used; otherwise one `stream_info` look-up (also when nothing was found, so
-        that a stream of another type is not reported as missing)."""
+        Free when the store read the stream's type with its events (SQLite, memory), a snapshot of
+        this type was used, or this repository checked the stream before (a stream's type never
+        changes: appends of another type are refused); otherwise one `stream_info` look-up (also
+        when nothing was found, so that a stream of another type is not reported as missing)."""
         name = self.aggregate_type.type_name
         stored = events.stream_type
         if stored is None and snapshot is not None and not events.events:
             stored = snapshot.stream_type
         if stored is None:
+            if aggregate_id in self._typed:
+                return
             info = await self.store.stream_info(aggregate_id)
             stored = None if info is None else info.stream_type
         if stored is not None and stored != name:
             raise StreamTypeMismatch(aggregate_id, name, stored, operation="read")
+        if stored is not None:
+            self._typed[aggregate_id] = None
+            if len(self._typed) > _TYPED_IDS:
+                self._typed.popitem(last=False)
 
     async def _get_cached(self, cached: A) -> A:
         """The cached aggregate's copy, brought up to date with the events stored since it was cached."""

@@ -48,17 +48,16 @@ async def verify_read(
         return  # read up to the head: the last event read is the head
     if to_version is not None and reached >= to_version:
         return
+    if as_of is not None and await versions(reached + 1, reached + 1):
+        return  # cut by time: the next version exists (after as_of), one point read
     top = await head()
     if top <= reached:
         return  # the stream ends here
     upto = top if to_version is None else min(top, to_version)
-    if as_of is not None:
-        upto = reached + 1  # cut by time: the next version must exist, after as_of
     present = await versions(reached + 1, upto)
     if len(present) == upto - reached:
-        return  # all there (appended since the read, or later than as_of)
-    wanted = range(reached + 1, (top if to_version is None else min(top, to_version)) + 1)
-    _raise_if_missing(stream_id, wanted, await versions(wanted.start, wanted.stop - 1), from_version)
+        return  # all there (appended since the read)
+    _raise_if_missing(stream_id, range(reached + 1, upto + 1), present, from_version)
 
 
 def record_versions(records: Sequence[object]) -> list[int]:
