@@ -60,10 +60,6 @@ async def verify_read(
     _raise_if_missing(stream_id, range(reached + 1, upto + 1), present, from_version)
 
 
-def record_versions(records: Sequence[object]) -> list[int]:
-    return [record.version for record in records]  # type: ignore[attr-defined]
-
-
 def _raise_if_missing(stream_id: str, wanted: range, present: Sequence[int], from_version: int) -> None:
     missing = sorted(set(wanted) - set(present))[:1000]
     if not missing:

@@ -9,11 +9,12 @@ exists but nothing of it is in range.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
 from eventsourcing.aggregate import Aggregate, on
-from eventsourcing.errors import StreamTypeMismatch
+from eventsourcing.errors import AggregateNotFound, InvalidArgument, InvalidTimestamp, StreamTypeMismatch
 from eventsourcing.events import DomainEvent
 from eventsourcing.repository import Repository
 from eventsourcing.stores.base import EventStore
@@ -79,3 +80,21 @@ class StreamTypeContract:
             assert (raised.value.given, raised.value.stored) == ("contract.Account", "contract.Wallet")
         assert [e.version for e in await store.read(wallet.id)] == [1, 2, 3]  # nothing was appended
         assert (await Repository(Wallet, store).get(wallet.id)).balance == 21
+
+    async def test_repository_arguments_are_refused_by_name(self, store: EventStore) -> None:
+        wallet = Wallet()
+        wallet.fund(1)
+        wallets: Any = Repository(Wallet, store)  # called with arguments of the wrong types on purpose
+        await wallets.save(wallet)
+        for version in (0, 1.5, "1", True):
+            with pytest.raises(InvalidArgument, match="version"):
+                await wallets.get(wallet.id, version=version)
+        edge = dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5)))
+        for as_of in (edge, "2026-01-01", dt.datetime(2026, 1, 1)):
+            with pytest.raises(InvalidTimestamp, match="as_of"):
+                await wallets.get(wallet.id, as_of=as_of)
+        with pytest.raises(AggregateNotFound, match="does not exist"):
+            await wallets.get(wallet.id, version=2**70)
+        for stream_id in ("", "a\x00"):
+            with pytest.raises(InvalidArgument, match="stream_id"):
+                await wallets.get(stream_id)
