@@ -54,18 +54,16 @@ class Shape:
     """Some field has a type outside the strict set: every payload is checked."""
     floats: bool
     """Some field is a float (NaN and infinities do not read back equal, or at all)."""
-    times: bool
-    """Some field is a datetime or timedelta (Avro converts them to UTC or numbers)."""
 
 
 @functools.cache
 def shape_of(cls: type) -> Shape:
     schema = getattr(cls, "__pydantic_core_schema__", None)
     if not isinstance(schema, dict):
-        return Shape(loose=True, floats=True, times=True)
+        return Shape(loose=True, floats=True)
     types = set(_types(schema))
     loose = not types <= _STRICT or _decimal_allows_nan(schema)
-    return Shape(loose=loose, floats="float" in types, times=bool(types & {"datetime", "timedelta"}))
+    return Shape(loose=loose, floats="float" in types)
 
 
 def _types(node: Any) -> Iterator[str]:
