@@ -261,21 +261,37 @@ def check_event_id(event_id: object) -> UUID:
     return event_id
 
 
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+_LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
 def utc_timestamp(value: dt.datetime) -> dt.datetime:
-    """An event's timestamp in UTC; naive, non-datetime and unrepresentable ones are refused."""
+    """An event's timestamp in UTC; naive, non-datetime and unrepresentable ones are refused.
+
+    The calendar's first and last instants (0001-01-01 00:00 and 9999-12-31 23:59:59.999999 UTC)
+    are refused too: PostgreSQL's driver stores them as -infinity and infinity, which read back as
+    no datetime at all, and every store keeps the same rule."""
     try:
-        if value.tzinfo is dt.UTC:
-            return value
-        if value.tzinfo is None or value.utcoffset() is None:
+        if value.tzinfo is not dt.UTC:
+            if value.tzinfo is None or value.utcoffset() is None:
+                raise InvalidTimestamp(
+                    f"event timestamp {value.isoformat()} has no timezone: timestamps must be timezone-aware "
+                    "(Aggregate.emit uses UTC)"
+                )
+            value = value.astimezone(dt.UTC)
+        if not _EARLIEST < value < _LATEST:
             raise InvalidTimestamp(
-                f"event timestamp {value.isoformat()} has no timezone: timestamps must be timezone-aware "
-                "(Aggregate.emit uses UTC)"
+                f"event timestamp {value.isoformat()} is the first or last instant of the calendar, "
+                "which PostgreSQL stores as -infinity/infinity: use a time after 0001-01-01 00:00 and "
+                "before 9999-12-31 23:59:59.999999 UTC"
             )
-        return value.astimezone(dt.UTC)
+        return value
     except AttributeError:
         raise InvalidTimestamp(f"an event timestamp must be a datetime, not {type(value).__name__}") from None
     except OverflowError:
         raise InvalidTimestamp(f"event timestamp {value.isoformat()} is outside the range of UTC datetimes") from None
+    except TypeError:  # a datetime subclass or tzinfo that does not compare
+        raise InvalidTimestamp(f"event timestamp {value!r} cannot be compared as an instant") from None
 
 
 def admits(expected: Expected, actual: int) -> bool:

@@ -170,6 +170,21 @@ class BoundaryContract:
             with pytest.raises(InvalidArgument):
                 store.covers(last, junk)
 
+    async def test_timestamps_at_the_calendar_edges_read_back(self, store: EventStore) -> None:
+        first = dt.datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=dt.UTC)
+        last = dt.datetime(9999, 12, 31, 23, 59, 59, 999998, tzinfo=dt.UTC)
+        evening = dt.datetime(9999, 12, 31, 18, tzinfo=dt.UTC).astimezone(PLUS5)
+        edges = [first, first + dt.timedelta(microseconds=1), evening, last]
+        await store.append("edge-1", [_new(timestamp=t) for t in edges], 0, stream_type=BOUNDARY_STREAM)
+        assert [e.timestamp for e in await store.read("edge-1")] == edges
+        assert [e.version for e in await store.read("edge-1", as_of=first)] == [1]
+        assert [e.version for e in await store.read("edge-1", as_of=last)] == [1, 2, 3, 4]
+        # The very first and last instants are refused (PostgreSQL's driver maps them to -infinity/infinity).
+        for instant in (dt.datetime.min.replace(tzinfo=dt.UTC), dt.datetime.max.replace(tzinfo=dt.UTC)):
+            with pytest.raises(InvalidTimestamp, match="timestamp"):
+                await store.append("edge-2", [_new(timestamp=instant)], 0, stream_type=BOUNDARY_STREAM)
+        assert await store.read("edge-2") == []
+
     async def test_read_all_after_a_negative_position_is_refused(self, store: EventStore) -> None:
         # The memory store once answered read_all(after=-1) with the last event only (a negative slice).
         await store.append("n-1", [_new(), _new(), _new()], 0, stream_type=BOUNDARY_STREAM)
