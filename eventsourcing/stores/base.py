@@ -185,18 +185,29 @@ def check_append_args(stream_id: str, events: Sequence[NewEvent], expected: Expe
         )
     if isinstance(events, str | bytes) or not isinstance(events, Sequence):
         raise InvalidArgument(f"events must be a sequence of NewEvent, not {type(events).__name__}")
-    ids = []
+    if len(events) <= 4:
+        _name_bad_event(events)
+        ids = [e.event_id for e in events]
+    else:  # big batches in C-speed passes: one type for the ids, a few for the events
+        try:
+            ids = [e.event_id for e in events]
+            kinds = set(map(type, [e.event for e in events]))
+        except AttributeError:
+            ids, kinds = [], {object}
+        if set(map(type, ids)) - {UUID} or not all(issubclass(kind, DomainEvent) for kind in kinds):
+            _name_bad_event(events)
+    if len(ids) > 1 and len(set(ids)) != len(ids):
+        raise DuplicateEventId(f"stream {stream_id!r}: the batch contains the same event id twice")
+
+
+def _name_bad_event(events: Sequence[NewEvent]) -> None:
     for i, e in enumerate(events):
         event_id = getattr(e, "event_id", None)
         if not isinstance(event_id, UUID):
             raise InvalidArgument(f"events[{i}].event_id must be a UUID, not {event_id!r}"[:300])
-        if not isinstance(getattr(e, "event", None), DomainEvent):
-            raise InvalidArgument(
-                f"events[{i}].event must be a DomainEvent, not {type(getattr(e, 'event', None)).__name__}"
-            )
-        ids.append(event_id)
-    if len(set(ids)) != len(ids):
-        raise DuplicateEventId(f"stream {stream_id!r}: the batch contains the same event id twice")
+        event = getattr(e, "event", None)
+        if not isinstance(event, DomainEvent):
+            raise InvalidArgument(f"events[{i}].event must be a DomainEvent, not {type(event).__name__}")
 
 
 def check_version(value: object, what: str) -> int:
