@@ -83,6 +83,8 @@ class EventMapper:
         self.registry = registry or events_registry
         self._decoders: dict[tuple[str, int], Callable[[bytes], DomainEvent]] = {}
         self._verifiers: dict[type[DomainEvent], Callable[[bytes], DomainEvent]] = {}
+        self._shapes: dict[type[DomainEvent], Shape] = {}
+        self._may_differ: Callable[[Shape, bytes], bool] | None = getattr(self.codec, "may_differ", None)
         self._generation = -1
 
     def encode(self, event: DomainEvent) -> bytes:
@@ -103,8 +105,8 @@ class EventMapper:
                 raise
             raise SerializationError(f"cannot encode {event.event_type!r}: {_first_line(err)}") from err
         cls = type(event)
-        may_differ = getattr(self.codec, "may_differ", None)
-        if may_differ is not None and not may_differ(shape_of(cls), data):
+        may_differ = self._may_differ
+        if may_differ is not None and not may_differ(self._shapes.get(cls) or self._shape(cls), data):
             return data
         decode = self._verifiers.get(cls) or self._verifier(cls)
         try:
@@ -120,6 +122,10 @@ class EventMapper:
                 f"({_difference(event, back)}); nothing was stored"
             )
         return data
+
+    def _shape(self, cls: type[DomainEvent]) -> Shape:
+        shape = self._shapes[cls] = shape_of(cls)
+        return shape
 
     def _verifier(self, cls: type[DomainEvent]) -> Callable[[bytes], DomainEvent]:
         fast = getattr(self.codec, "decoder", None)
