@@ -66,7 +66,8 @@ class JSONCodec:
         limit = sys.get_int_max_str_digits()
         if limit and len(data) > limit:
             return True
-        return shape.floats and b"null" in data
+        # NaN and infinities: ``null`` by default, ``NaN``/``Infinity`` under ser_json_inf_nan="constants".
+        return shape.floats and (b"null" in data or b"NaN" in data or b"Infinity" in data)
 
     def decode_dict(self, data: bytes) -> dict[str, Any]:
         value = json.loads(data)
