@@ -38,7 +38,10 @@ def require_aware(value: object, what: str = "timestamp") -> _dt.datetime:
         raise InvalidTimestamp(
             f"{what} {value.isoformat()} has no timezone; pass an aware datetime (e.g. with tzinfo=UTC)"
         )
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise InvalidTimestamp(f"{what} {value.isoformat()} is outside the range of UTC datetimes") from None
 
 
 def monotonic() -> float:

@@ -6,7 +6,8 @@
     ├── StreamTypeMismatch          an append or read names another type than the stream was created with
     ├── AggregateNotFound           no events for the stream (or none up to the version / time asked for)
     ├── ReadOnlyAggregate           emit() on an aggregate rebuilt for a past version or time
-    ├── InvalidTimestamp            a naive or otherwise unusable timestamp
+    ├── InvalidArgument (ValueError) a bad argument to a store or repository call (names it); nothing stored
+    ├── InvalidTimestamp (ValueError) a naive or otherwise unusable timestamp
     ├── CorruptStream               a read found a hole in a stream's versions or a count mismatch
     ├── SerializationError          an event could not be encoded or decoded
     │   ├── UnknownEventType        a stored type name that no declared class answers to
@@ -96,6 +97,12 @@ class AggregateNotFound(EventSourcingError):
 
 class ReadOnlyAggregate(EventSourcingError):
     """The aggregate was rebuilt for a past version or time; it cannot emit events."""
+
+
+class InvalidArgument(EventSourcingError, ValueError):
+    """An argument a store or repository cannot use (a version that is not an int, a position of
+    another store, an event id that is not a UUID, a stream id with a NUL...). The message names the
+    argument; nothing was stored. A `ValueError` too, so ``except ValueError`` keeps working."""
 
 
 class InvalidTimestamp(EventSourcingError, ValueError):

@@ -15,10 +15,16 @@ from typing import Any, Generic, TypeVar
 from eventsourcing import context
 from eventsourcing.aggregate import Aggregate
 from eventsourcing.clock import require_aware
-from eventsourcing.errors import AggregateNotFound, ConcurrencyError, EventSourcingError
+from eventsourcing.errors import (
+    AggregateNotFound,
+    ConcurrencyError,
+    EventSourcingError,
+    InvalidArgument,
+    StreamTypeMismatch,
+)
 from eventsourcing.events import DomainEvent
 from eventsourcing.snapshotting import Snapshot, SnapshotPolicy, SnapshotStore, StateCodec
-from eventsourcing.stores.base import AppendResult, EventStore
+from eventsourcing.stores.base import MAX_VERSION, AppendResult, EventStore
 from eventsourcing.stores.replay import ReadsStreamEvents, StreamEvents, stream_events
 
 A = TypeVar("A", bound=Aggregate)
@@ -26,6 +32,7 @@ A = TypeVar("A", bound=Aggregate)
 logger = logging.getLogger(__name__)
 
 _AS_OF_WINDOW = 1000  # events read per window when loading as of a time
+_TYPED_IDS = 4096  # stream ids whose type a repository remembers having checked
 
 
 class Repository(Generic[A]):
@@ -71,6 +78,7 @@ class Repository(Generic[A]):
         self.cache_size = cache_size
         # Cached aggregates are never changed once cached (concurrent gets clone them), only replaced.
         self._cache: OrderedDict[str, A] = OrderedDict()
+        self._typed: OrderedDict[str, None] = OrderedDict()  # stream ids whose type was checked (bounded)
         # Only a store whose class offers read_events: a wrapper that forwards unknown attributes to
         # the store it wraps (a tracing decorator, say) keeps seeing every read through its own `read`.
         self._reads_events = callable(getattr(type(store), "read_events", None))
@@ -83,8 +91,10 @@ class Repository(Generic[A]):
         """
         if version is not None and as_of is not None:
             raise ValueError("pass either version= or as_of=, not both")
-        if version is not None and version < 1:
-            raise ValueError("version starts at 1 (the state after the first event)")
+        if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
+            raise InvalidArgument(
+                f"version must be an int: version starts at 1 (the state after the first event), not {version!r}"[:300]
+            )
         if as_of is not None:
             as_of = require_aware(as_of, "as_of")
         historic = version is not None or as_of is not None
@@ -102,6 +112,7 @@ class Repository(Generic[A]):
             events = await self._read(aggregate_id, from_version, version)
         reached = events.version or (0 if snapshot is None else snapshot.version)
         name = self.aggregate_type.type_name
+        await self._check_type(aggregate_id, events, snapshot)
         if reached == 0:
             when = f" at or before {as_of.isoformat()}" if as_of is not None else ""
             raise AggregateNotFound(f"{name} {aggregate_id!r} has no events{when}")
@@ -116,6 +127,29 @@ class Repository(Generic[A]):
                 # No valid snapshot, or an old one: catch up (e.g. after the class's state schema changed).
                 await self._snapshot_if_due(aggregate, 0 if snapshot is None else snapshot.version)
         return aggregate
+
+    async def _check_type(self, aggregate_id: str, events: StreamEvents, snapshot: Snapshot | None) -> None:
+        """Refuse to build this aggregate type from another type's stream (`StreamTypeMismatch`).
+
+        Free when the store read the stream's type with its events (SQLite, memory), a snapshot of
+        this type was used, or this repository checked the stream before (a stream's type never
+        changes: appends of another type are refused); otherwise one `stream_info` look-up (also
+        when nothing was found, so that a stream of another type is not reported as missing)."""
+        name = self.aggregate_type.type_name
+        stored = events.stream_type
+        if stored is None and snapshot is not None and not events.events:
+            stored = snapshot.stream_type
+        if stored is None:
+            if aggregate_id in self._typed:
+                return
+            info = await self.store.stream_info(aggregate_id)
+            stored = None if info is None else info.stream_type
+        if stored is not None and stored != name:
+            raise StreamTypeMismatch(aggregate_id, name, stored, operation="read")
+        if stored is not None:
+            self._typed[aggregate_id] = None
+            if len(self._typed) > _TYPED_IDS:
+                self._typed.popitem(last=False)
 
     async def _get_cached(self, cached: A) -> A:
         """The cached aggregate's copy, brought up to date with the events stored since it was cached."""
@@ -175,13 +209,15 @@ class Repository(Generic[A]):
         # the store to filter the whole rest of the stream by time.
         events: list[DomainEvent] = []
         last = StreamEvents(events, 0, None)
+        stream_type = None
         while True:
             page = await self._read(aggregate_id, from_version, from_version + _AS_OF_WINDOW - 1, as_of)
             events.extend(page.events)
             if page.events:
                 last = page
+                stream_type = stream_type or page.stream_type
             if len(page.events) < _AS_OF_WINDOW:
-                return StreamEvents(events, last.version, last.timestamp)
+                return StreamEvents(events, last.version, last.timestamp, stream_type)
             from_version += _AS_OF_WINDOW
 
     async def _start_from_snapshot(
@@ -214,7 +250,10 @@ class Repository(Generic[A]):
         if self.snapshots is None or self._codec is None:
             return None
         return await self.snapshots.latest(
-            aggregate_id, fingerprint=self._codec.fingerprint, max_version=version, as_of=as_of
+            aggregate_id,
+            fingerprint=self._codec.fingerprint,
+            max_version=None if version is None else min(version, MAX_VERSION),
+            as_of=as_of,
         )
 
     async def _snapshot_if_due(self, aggregate: A, previous_version: int) -> None:

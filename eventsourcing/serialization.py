@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 from uuid import UUID
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from eventsourcing.errors import CorruptEvent, SerializationError, locate
 from eventsourcing.events import EMPTY_METADATA, DomainEvent
+from eventsourcing.payload_shapes import Shape, shape_of
 from eventsourcing.registry import EventRegistry, events_registry
 
 
@@ -30,6 +32,13 @@ class Codec(Protocol):
     def decode(self, cls: type[DomainEvent], data: bytes) -> DomainEvent: ...
 
     def decode_dict(self, data: bytes) -> dict[str, Any]: ...
+
+
+class VerifiesCheaply(Protocol):
+    """Optional for a `Codec`: whether a payload it wrote may fail to decode back equal (False only
+    when that is certain). Without it every payload is decoded once before it is stored."""
+
+    def may_differ(self, shape: Shape, data: bytes) -> bool: ...
 
 
 class JSONCodec:
@@ -48,6 +57,18 @@ class JSONCodec:
     def decode(self, cls: type[DomainEvent], data: bytes) -> DomainEvent:
         return cls.__pydantic_validator__.validate_json(data)  # type: ignore[no-any-return]
 
+    def may_differ(self, shape: Shape, data: bytes) -> bool:
+        """Plainly typed payloads read back equal, except: floats that were NaN or infinite (pydantic
+        writes them as ``null``), ints over Python's int-string digit limit (the payload is then
+        longer than that limit), and dict keys with lone surrogates (written as U+FFFD)."""
+        if shape.loose or b"\xef\xbf\xbd" in data:
+            return True
+        limit = sys.get_int_max_str_digits()
+        if limit and len(data) > limit:
+            return True
+        # NaN and infinities: ``null`` by default, ``NaN``/``Infinity`` under ser_json_inf_nan="constants".
+        return shape.floats and (b"null" in data or b"NaN" in data or b"Infinity" in data)
+
     def decode_dict(self, data: bytes) -> dict[str, Any]:
         value = json.loads(data)
         if not isinstance(value, dict):
@@ -62,13 +83,57 @@ class EventMapper:
         self.codec: Codec = codec or JSONCodec()
         self.registry = registry or events_registry
         self._decoders: dict[tuple[str, int], Callable[[bytes], DomainEvent]] = {}
+        self._verifiers: dict[type[DomainEvent], Callable[[bytes], DomainEvent]] = {}
+        self._shapes: dict[type[DomainEvent], Shape] = {}
+        self._may_differ: Callable[[Shape, bytes], bool] | None = getattr(self.codec, "may_differ", None)
         self._generation = -1
 
     def encode(self, event: DomainEvent) -> bytes:
+        """The event's payload, refused with `SerializationError` unless it decodes back equal.
+
+        An append is acknowledged only for what reads back: a codec may write a value it cannot
+        read (JSON: a float NaN or infinity becomes ``null``, nesting deeper than the parser's
+        limit, an int over Python's int-string digit limit; Avro: a datetime that is out of range
+        once in UTC), or read back another value (NaN is never equal to itself, an ``Any`` field
+        loses its type). Decoding the payload is the check that holds for every codec and type; a
+        codec that knows where it cannot fail (``may_differ``, from the class's `Shape` and the
+        bytes) skips it there, so most events of plainly typed classes pay nothing.
+        """
         try:
-            return self.codec.encode(event)
+            data = self.codec.encode(event)
         except Exception as err:  # a value the codec cannot represent
-            raise SerializationError(f"cannot encode {event.event_type!r}: {err}") from err
+            if isinstance(err, SerializationError):
+                raise
+            raise SerializationError(f"cannot encode {event.event_type!r}: {_first_line(err)}") from err
+        cls = type(event)
+        may_differ = self._may_differ
+        if may_differ is not None and not may_differ(self._shapes.get(cls) or self._shape(cls), data):
+            return data
+        decode = self._verifiers.get(cls) or self._verifier(cls)
+        try:
+            back = decode(data)
+        except Exception as err:
+            raise SerializationError(
+                f"cannot store {event.event_type!r}: its payload would not decode when read "
+                f"({_first_line(err)}); nothing was stored"
+            ) from err
+        if back != event:
+            raise SerializationError(
+                f"cannot store {event.event_type!r}: its payload would read back different "
+                f"({_difference(event, back)}); nothing was stored"
+            )
+        return data
+
+    def _shape(self, cls: type[DomainEvent]) -> Shape:
+        shape = self._shapes[cls] = shape_of(cls)
+        return shape
+
+    def _verifier(self, cls: type[DomainEvent]) -> Callable[[bytes], DomainEvent]:
+        fast = getattr(self.codec, "decoder", None)
+        fn: Callable[[bytes], DomainEvent]
+        fn = fast(cls) if fast is not None else functools.partial(self.codec.decode, cls)
+        self._verifiers[cls] = fn
+        return fn
 
     def decoders(self) -> dict[tuple[str, int], Callable[[bytes], DomainEvent]]:
         """Decoders by (stored type name, stored schema version), for the hot loops of stores.
@@ -139,9 +204,18 @@ class EventMapper:
 
     @staticmethod
     def encode_metadata(metadata: Mapping[str, Any]) -> bytes | None:
-        if metadata is EMPTY_METADATA or not any(v is not None for v in metadata.values()):
+        """Metadata as JSON; refused with `SerializationError` unless it is a mapping that JSON
+        can hold and read back (no NaN or infinity, no int beyond the int-string digit limit)."""
+        if metadata is EMPTY_METADATA:
             return None
-        return json.dumps(dict(metadata), separators=(",", ":"), default=_json_default).encode()
+        try:
+            if not any(v is not None for v in metadata.values()):
+                return None
+            data = json.dumps(dict(metadata), separators=(",", ":"), default=_json_default, allow_nan=False).encode()
+            json.loads(data)
+        except (TypeError, ValueError, AttributeError, RecursionError) as err:
+            raise SerializationError(f"event metadata cannot be stored as JSON: {_first_line(err)}") from err
+        return data
 
     @staticmethod
     def decode_metadata(data: bytes | str | None) -> Mapping[str, Any]:
@@ -160,6 +234,11 @@ def _json_default(value: object) -> str:
     if isinstance(value, UUID):
         return str(value)
     raise TypeError(f"metadata value of type {type(value).__name__} is not JSON-serialisable")
+
+
+def _difference(event: DomainEvent, back: DomainEvent) -> str:
+    fields = [name for name, value in event.__dict__.items() if back.__dict__.get(name, value) != value]
+    return f"field(s) {', '.join(fields)}" if fields else "the event"
 
 
 def _first_line(err: Exception) -> str:

@@ -364,8 +364,13 @@ def _decimal_string(value: Any) -> Any:
 
 
 def _aware(value: Any) -> Any:
-    if isinstance(value, dt.datetime) and value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value.isoformat()}: Avro timestamps are instants; give it a timezone")
+    if isinstance(value, dt.datetime):
+        if value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()}: Avro timestamps are instants; give it a timezone")
+        try:  # stored as UTC microseconds: an instant outside the calendar in UTC would never decode
+            return value.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValueError(f"datetime {value.isoformat()} is outside the range of UTC datetimes") from None
     return value
 
 

@@ -15,7 +15,13 @@ from typing import Any, Protocol, Self, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.clock import require_aware
-from eventsourcing.errors import ConcurrencyError, DuplicateEventId, StreamTypeMismatch
+from eventsourcing.errors import (
+    ConcurrencyError,
+    DuplicateEventId,
+    InvalidArgument,
+    InvalidTimestamp,
+    StreamTypeMismatch,
+)
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 
 
@@ -142,38 +148,161 @@ class EventStore(Protocol):
         ...
 
 
+MAX_VERSION = 2**31 - 1
+"""The highest version a stream can reach (the narrowest backend column, PostgreSQL's ``integer``);
+larger ``to_version``/``from_version`` arguments are read as this."""
+MAX_POSITION = 2**63 - 1
+"""The highest integer position token (SQL ``bigint``)."""
+MAX_LIMIT = 2**31 - 1
+"""Larger page sizes are read as this."""
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_text(value: object, what: str) -> str:
+    """A stream id or type: a non-empty str every backend can store (no NUL, no lone surrogate)."""
+    if not isinstance(value, str) or not value:
+        raise InvalidArgument(f"{what} must be a non-empty string, not {value!r}"[:300])
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise InvalidArgument(f"{what} {value!r} is not valid Unicode text (a lone surrogate)"[:300]) from None
+    if "\x00" in value:
+        raise InvalidArgument(f"{what} {value!r} contains a NUL character, which PostgreSQL cannot store"[:300])
+    return value
+
+
 def check_append_args(stream_id: str, events: Sequence[NewEvent], expected: Expected, stream_type: str) -> None:
-    if not isinstance(stream_id, str) or not stream_id:
-        raise ValueError("stream_id must be a non-empty string")
-    if not isinstance(stream_type, str) or not stream_type:
-        raise ValueError("stream_type must be a non-empty string (the aggregate type's name)")
-    if not isinstance(expected, ExpectedVersion) and (
-        not isinstance(expected, int) or isinstance(expected, bool) or expected < 0
-    ):
-        raise ValueError(f"expected_version must be an int >= 0, ANY or EXISTS, not {expected!r}")
-    ids = [e.event_id for e in events]
-    if len(set(ids)) != len(ids):
+    """Refuse, before anything is stored, what no backend could store or read back as given."""
+    check_text(stream_id, "stream_id")
+    check_text(stream_type, "stream_type (the aggregate type's name)")
+    if not isinstance(expected, ExpectedVersion) and (not _is_int(expected) or not 0 <= expected <= MAX_VERSION):
+        raise InvalidArgument(
+            f"expected_version must be an int from 0 to {MAX_VERSION}, ANY or EXISTS, not {expected!r}"[:300]
+        )
+    if isinstance(events, str | bytes) or not isinstance(events, Sequence):
+        raise InvalidArgument(f"events must be a sequence of NewEvent, not {type(events).__name__}")
+    if len(events) <= 4:
+        _name_bad_event(events)
+        ids = [e.event_id for e in events]
+    else:  # big batches in C-speed passes: one type for the ids, a few for the events
+        try:
+            ids = [e.event_id for e in events]
+            kinds = set(map(type, [e.event for e in events]))
+        except AttributeError:
+            ids, kinds = [], {object}
+        if set(map(type, ids)) - {UUID} or not all(issubclass(kind, DomainEvent) for kind in kinds):
+            _name_bad_event(events)
+    if len(ids) > 1 and len(set(ids)) != len(ids):
         raise DuplicateEventId(f"stream {stream_id!r}: the batch contains the same event id twice")
 
 
-def check_read_args(from_version: int, to_version: int | None, as_of: dt.datetime | None) -> dt.datetime | None:
-    if from_version < 1:
-        raise ValueError("from_version starts at 1")
-    if to_version is not None and to_version < from_version:
-        raise ValueError(f"to_version {to_version} is before from_version {from_version}")
-    return None if as_of is None else require_aware(as_of, "as_of")
+def _name_bad_event(events: Sequence[NewEvent]) -> None:
+    for i, e in enumerate(events):
+        event_id = getattr(e, "event_id", None)
+        if not isinstance(event_id, UUID):
+            raise InvalidArgument(f"events[{i}].event_id must be a UUID, not {event_id!r}"[:300])
+        event = getattr(e, "event", None)
+        if not isinstance(event, DomainEvent):
+            raise InvalidArgument(f"events[{i}].event must be a DomainEvent, not {type(event).__name__}")
+
+
+def check_version(value: object, what: str) -> int:
+    if not _is_int(value) or value < 1:  # type: ignore[operator]
+        raise InvalidArgument(f"{what} must be an int >= 1 (versions start at 1), not {value!r}"[:300])
+    return min(value, MAX_VERSION)  # type: ignore[call-overload,no-any-return]
+
+
+def check_read_args(
+    from_version: int, to_version: int | None, as_of: dt.datetime | None
+) -> tuple[int, int | None, dt.datetime | None]:
+    """The read's arguments, checked: versions as ints within `MAX_VERSION`, ``as_of`` in UTC."""
+    first = check_version(from_version, "from_version")
+    last = None if to_version is None else check_version(to_version, "to_version")
+    if to_version is not None and to_version < from_version:  # compared unclamped
+        raise InvalidArgument(f"to_version {to_version} is before from_version {from_version}")
+    return first, last, None if as_of is None else require_aware(as_of, "as_of")
+
+
+def check_limit(limit: object) -> int:
+    if not _is_int(limit) or limit < 1:  # type: ignore[operator]
+        raise InvalidArgument(f"limit must be an int of at least 1, not {limit!r}"[:300])
+    return min(limit, MAX_LIMIT)  # type: ignore[call-overload,no-any-return]
+
+
+def check_int_position(value: object, what: str = "after") -> int:
+    """An integer position token (memory, SQLite, strict-order PostgreSQL); None is the start (0)."""
+    if value is None:
+        return 0
+    if not _is_int(value) or not 0 <= value <= MAX_POSITION:  # type: ignore[operator]
+        raise InvalidArgument(
+            f"{what} must be a position this store returned (an int from 0 to {MAX_POSITION}) or None, not {value!r}"[
+                :300
+            ]
+        )
+    return value  # type: ignore[return-value]
+
+
+def check_stream_types(stream_types: object) -> list[str] | None:
+    """``read_all``/``head``'s filter: None, or a sequence of type names (a bare str is refused, not
+    read as its characters)."""
+    if stream_types is None:
+        return None
+    if isinstance(stream_types, str | bytes) or not isinstance(stream_types, Sequence | set | frozenset):
+        raise InvalidArgument(f"stream_types must be a list of type names or None, not {stream_types!r}"[:300])
+    return [check_text(t, "stream_types[]") for t in stream_types]
+
+
+def check_list_args(stream_type: object, after: object, limit: object) -> int:
+    if stream_type is not None:
+        check_text(stream_type, "stream_type")
+    if after is not None and not isinstance(after, str):
+        raise InvalidArgument(f"after must be a stream id (str) or None, not {after!r}"[:300])
+    if isinstance(after, str) and after:
+        check_text(after, "after")
+    return check_limit(limit)
+
+
+def check_event_id(event_id: object) -> UUID:
+    if not isinstance(event_id, UUID):
+        raise InvalidArgument(f"event_id must be a UUID, not {event_id!r}"[:300])
+    return event_id
+
+
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+_LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def utc_timestamp(value: dt.datetime) -> dt.datetime:
-    """An event's timestamp in UTC; naive timestamps are refused rather than guessed."""
-    if value.tzinfo is None:
-        raise ValueError("event timestamps must be timezone-aware (Aggregate.emit uses UTC)")
-    return value if value.tzinfo is dt.UTC else value.astimezone(dt.UTC)
+    """An event's timestamp in UTC; naive, non-datetime and unrepresentable ones are refused.
 
-
-def check_limit(limit: int) -> None:
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
+    The calendar's first and last instants (0001-01-01 00:00 and 9999-12-31 23:59:59.999999 UTC)
+    are refused too: PostgreSQL's driver stores them as -infinity and infinity, which read back as
+    no datetime at all, and every store keeps the same rule."""
+    try:
+        if value.tzinfo is not dt.UTC:
+            if value.tzinfo is None or value.utcoffset() is None:
+                raise InvalidTimestamp(
+                    f"event timestamp {value.isoformat()} has no timezone: timestamps must be timezone-aware "
+                    "(Aggregate.emit uses UTC)"
+                )
+            value = value.astimezone(dt.UTC)
+        if not _EARLIEST < value < _LATEST:
+            raise InvalidTimestamp(
+                f"event timestamp {value.isoformat()} is the first or last instant of the calendar, "
+                "which PostgreSQL stores as -infinity/infinity: use a time after 0001-01-01 00:00 and "
+                "before 9999-12-31 23:59:59.999999 UTC"
+            )
+        return value
+    except AttributeError:
+        raise InvalidTimestamp(f"an event timestamp must be a datetime, not {type(value).__name__}") from None
+    except OverflowError:
+        raise InvalidTimestamp(f"event timestamp {value.isoformat()} is outside the range of UTC datetimes") from None
+    except TypeError:  # a datetime subclass or tzinfo that does not compare
+        raise InvalidTimestamp(f"event timestamp {value!r} cannot be compared as an instant") from None
 
 
 def admits(expected: Expected, actual: int) -> bool:

@@ -7,7 +7,9 @@ same codec errors, upcasting and immutability apply.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import datetime as dt
+import functools
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,13 +27,19 @@ from eventsourcing.stores.base import (
     StreamInfo,
     admits,
     check_append_args,
+    check_event_id,
+    check_int_position,
     check_limit,
+    check_list_args,
     check_read_args,
     check_stream_type,
+    check_stream_types,
+    check_text,
     conflict,
     resolve_retry,
     utc_timestamp,
 )
+from eventsourcing.stores.integrity import verify_read
 from eventsourcing.stores.replay import StreamEvents
 
 
@@ -77,7 +85,7 @@ class MemoryEventStore:
         check_append_args(stream_id, events, expected_version, stream_type)
         await asyncio.sleep(0)  # a suspension point, like any real store's I/O
         stream = self._streams.get(stream_id, [])
-        actual = len(stream)
+        actual = stream[-1].version if stream else 0
         found = [self._ref(row) for e in events if (row := self._by_id.get(e.event_id)) is not None]
         retry = resolve_retry(stream_id, [e.event_id for e in events], found)
         if retry is not None:
@@ -88,9 +96,10 @@ class MemoryEventStore:
         if not events:
             return AppendResult(stream_id, actual, stream[-1].position if stream else None)
         encode, encode_metadata = self._mapper.encode, self._mapper.encode_metadata
+        first_position = self._log[-1].position + 1 if self._log else 1
         rows = [
             _Row(
-                position=len(self._log) + i + 1,
+                position=first_position + i,
                 stream_id=stream_id,
                 stream_type=stream_type,
                 version=actual + i + 1,
@@ -117,11 +126,7 @@ class MemoryEventStore:
         to_version: int | None = None,
         as_of: dt.datetime | None = None,
     ) -> list[RecordedEvent[DomainEvent]]:
-        as_of = check_read_args(from_version, to_version, as_of)
-        await asyncio.sleep(0)
-        rows = self._streams.get(stream_id, [])[from_version - 1 : to_version]
-        if as_of is not None:
-            rows = [row for row in rows if row.timestamp <= as_of]
+        rows = await self._read_rows(stream_id, from_version, to_version, as_of)
         return self._decode(rows)
 
     async def read_events(
@@ -133,11 +138,7 @@ class MemoryEventStore:
         as_of: dt.datetime | None = None,
     ) -> StreamEvents:
         """What `read` returns, as `StreamEvents` (for rebuilding aggregates: no records)."""
-        as_of = check_read_args(from_version, to_version, as_of)
-        await asyncio.sleep(0)
-        rows = self._streams.get(stream_id, [])[from_version - 1 : to_version]
-        if as_of is not None:
-            rows = [row for row in rows if row.timestamp <= as_of]
+        rows = await self._read_rows(stream_id, from_version, to_version, as_of)
         if not rows:
             return StreamEvents([], 0, None)
         decode = self._mapper.decode
@@ -145,57 +146,97 @@ class MemoryEventStore:
             decode(row.event_type, row.schema_version, row.payload, stream_id=stream_id, version=row.version)
             for row in rows
         ]
-        return StreamEvents(events, rows[-1].version, rows[-1].timestamp)
+        return StreamEvents(events, rows[-1].version, rows[-1].timestamp, rows[0].stream_type)
+
+    async def _read_rows(
+        self, stream_id: str, from_version: int, to_version: int | None, as_of: dt.datetime | None
+    ) -> list[_Row]:
+        check_text(stream_id, "stream_id")
+        first, last, as_of = check_read_args(from_version, to_version, as_of)
+        await asyncio.sleep(0)
+        rows = self._between(stream_id, first, last)
+        if as_of is not None:
+            rows = [row for row in rows if row.timestamp <= as_of]
+        await verify_read(
+            stream_id,
+            first,
+            last,
+            as_of,
+            len(rows),
+            rows[-1].version if rows else 0,
+            head=functools.partial(self.stream_version, stream_id),
+            versions=functools.partial(self._versions, stream_id),
+        )
+        return rows
+
+    def _between(self, stream_id: str, first: int, last: int | None) -> list[_Row]:
+        """The stored rows with versions from ``first`` to ``last`` (by version, not by list index)."""
+        stream = self._streams.get(stream_id, [])
+        start = bisect.bisect_left(stream, first, key=_version)
+        stop = len(stream) if last is None else bisect.bisect_right(stream, last, key=_version)
+        return stream[start:stop]
+
+    async def _versions(self, stream_id: str, first: int, last: int) -> list[int]:
+        return [row.version for row in self._between(stream_id, first, last)]
 
     async def read_all(
         self, *, after: Any = None, limit: int = 1000, stream_types: Sequence[str] | None = None
     ) -> list[RecordedEvent[DomainEvent]]:
-        check_limit(limit)
+        limit = check_limit(limit)
+        start = bisect.bisect_right(self._log, check_int_position(after), key=_position)
+        wanted = check_stream_types(stream_types)
         await asyncio.sleep(0)
-        start = 0 if after is None else int(after)
-        if stream_types is None:
+        if wanted is None:
             rows = self._log[start : start + limit]
         else:
-            wanted = set(stream_types)
+            types = set(wanted)
             rows = []
-            for row in self._log[start:]:
-                if row.stream_type in wanted:
+            for row in itertools.islice(self._log, start, None):
+                if row.stream_type in types:
                     rows.append(row)
                     if len(rows) == limit:
                         break
         return self._decode(rows)
 
     async def head(self, *, stream_types: Sequence[str] | None = None) -> Any:
+        wanted = check_stream_types(stream_types)
         await asyncio.sleep(0)
-        if stream_types is None:
-            return len(self._log) or None
-        wanted = set(stream_types)
-        return next((row.position for row in reversed(self._log) if row.stream_type in wanted), None)
+        if wanted is None:
+            return self._log[-1].position if self._log else None
+        types = set(wanted)
+        return next((row.position for row in reversed(self._log) if row.stream_type in types), None)
 
     def covers(self, checkpoint: Any, position: Any) -> bool:
-        return position is None or (checkpoint is not None and int(checkpoint) >= int(position))
+        if position is None:
+            return True
+        wanted = check_int_position(position, "position")
+        return checkpoint is not None and check_int_position(checkpoint, "checkpoint") >= wanted
 
     async def get_event(self, event_id: UUID) -> RecordedEvent[DomainEvent] | None:
+        check_event_id(event_id)
         await asyncio.sleep(0)
         row = self._by_id.get(event_id)
         return None if row is None else self._recorded(row)
 
     async def stream_version(self, stream_id: str) -> int:
-        return len(self._streams.get(stream_id, ()))
+        check_text(stream_id, "stream_id")
+        stream = self._streams.get(stream_id)
+        return stream[-1].version if stream else 0
 
     async def stream_info(self, stream_id: str) -> StreamInfo | None:
+        check_text(stream_id, "stream_id")
         stream = self._streams.get(stream_id)
-        return StreamInfo(stream_id, stream[0].stream_type, len(stream)) if stream else None
+        return StreamInfo(stream_id, stream[0].stream_type, stream[-1].version) if stream else None
 
     async def list_streams(
         self, *, stream_type: str | None = None, after: str | None = None, limit: int = 1000
     ) -> list[StreamInfo]:
-        check_limit(limit)
+        limit = check_list_args(stream_type, after, limit)
         await asyncio.sleep(0)
         found = (
-            StreamInfo(sid, rows[0].stream_type, len(rows))
+            StreamInfo(sid, rows[0].stream_type, rows[-1].version)
             for sid, rows in sorted(self._streams.items())
-            if (after is None or sid > after) and (stream_type is None or rows[0].stream_type == stream_type)
+            if rows and (after is None or sid > after) and (stream_type is None or rows[0].stream_type == stream_type)
         )
         return list(itertools.islice(found, limit))
 
@@ -231,3 +272,11 @@ class MemoryEventStore:
     @staticmethod
     def _ref(row: _Row) -> StoredRef:
         return StoredRef(row.event_id, row.stream_id, row.version, row.position)
+
+
+def _version(row: _Row) -> int:
+    return row.version
+
+
+def _position(row: _Row) -> int:
+    return row.position

@@ -23,6 +23,9 @@ class StreamEvents(NamedTuple):
     """The version of the last event (0 when there are no events)."""
     timestamp: dt.datetime | None
     """The timestamp of the last event (None when there are no events)."""
+    stream_type: str | None = None
+    """The stream's type, when the store read it with the events (None: not known; the repository
+    then asks `EventStore.stream_info`)."""
 
 
 @runtime_checkable

@@ -36,6 +36,10 @@ from eventsourcing.errors import (
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.registry import events_registry, upcaster
 from eventsourcing.stores.base import ANY, EXISTS, EventStore, Expected, StreamInfo
+from eventsourcing.testing.boundary import BoundaryContract
+from eventsourcing.testing.payloads import PayloadContract
+from eventsourcing.testing.stateful import StatefulContract
+from eventsourcing.testing.stream_types import StreamTypeContract
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -102,7 +106,7 @@ EXPECTATIONS: list[tuple[int, Expected, bool]] = [
 ]
 
 
-class EventStoreContract:
+class EventStoreContract(PayloadContract, BoundaryContract, StreamTypeContract, StatefulContract):
     """Subclass and provide a ``store`` fixture that yields a fresh, open `EventStore`."""
 
     @pytest.fixture

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from eventsourcing import SQLEventStore
+from eventsourcing import MemoryEventStore, SQLEventStore
+from eventsourcing.avro import AvroCodec
 from eventsourcing.testing import EventStoreContract
 
 
@@ -23,4 +24,11 @@ class TestPostgresAvroEventStore(EventStoreContract):
     @pytest.fixture
     async def store(self, postgres_url: str) -> AsyncIterator[SQLEventStore]:
         async with SQLEventStore(postgres_url, codec="avro") as store:
+            yield store
+
+
+class TestMemoryAvroEventStore(EventStoreContract):
+    @pytest.fixture
+    async def store(self) -> AsyncIterator[MemoryEventStore]:
+        async with MemoryEventStore(codec=AvroCodec()) as store:
             yield store

@@ -33,3 +33,12 @@ class TestKafkaEventStoreConfluentWireFormat(EventStoreContract):
         prefix = f"t{uuid4().hex[:12]}"
         async with KafkaEventStore(kafka_bootstrap, prefix=prefix, partitions=2, wire_format="confluent") as store:
             yield store
+
+
+class TestKafkaEventStoreJSON(EventStoreContract):
+    """The JSON codec on Kafka (the default is Avro): its payload rules hold here too."""
+
+    @pytest.fixture
+    async def store(self, kafka_bootstrap: str) -> AsyncIterator[KafkaEventStore]:
+        async with KafkaEventStore(kafka_bootstrap, prefix=f"t{uuid4().hex[:12]}", partitions=2, codec="json") as store:
+            yield store

@@ -61,7 +61,8 @@ async def test_read_events_matches_read(store: EventStore) -> None:
     ]
     for kwargs in cases:
         got = await store.read_events("s-1", **kwargs)
-        assert got == await as_read(store, "s-1", **kwargs), kwargs
+        assert got._replace(stream_type=None) == await as_read(store, "s-1", **kwargs), kwargs
+        assert got.stream_type in (None, "tests.stream") if got.events else got.stream_type is None
         assert got.timestamp is None or got.timestamp.tzinfo is not None
     assert await store.read_events("no-such-stream") == StreamEvents([], 0, None)
     assert [e.model_dump()["n"] for e in (await store.read_events("s-2")).events] == [6, 7]

@@ -18,6 +18,7 @@ from eventsourcing import (
     events_registry,
     upcaster,
 )
+from eventsourcing.errors import SerializationError
 from eventsourcing.serialization import EventMapper
 from tests.model import Cart
 
@@ -134,5 +135,5 @@ def test_metadata_encoding() -> None:
     encoded = mapper.encode_metadata({"correlation_id": cid, "causation_id": str(cid)})
     assert mapper.decode_metadata(encoded) == {"correlation_id": str(cid), "causation_id": str(cid)}
     assert mapper.decode_metadata(None) == {"correlation_id": None, "causation_id": None}
-    with pytest.raises(TypeError):
+    with pytest.raises(SerializationError, match="metadata"):  # a library error, not a raw TypeError (issue 14.10)
         EventMapper.encode_metadata({"correlation_id": dt.datetime.now(dt.UTC)})

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import logging
 import re
@@ -33,6 +34,7 @@ from eventsourcing.errors import (
     AppendOutcomeUnknown,
     ConfigurationError,
     EventSourcingError,
+    InvalidArgument,
     StoreError,
     StoreUnavailable,
 )
@@ -40,19 +42,25 @@ from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.registry import EventRegistry
 from eventsourcing.serialization import Codec, EventMapper
 from eventsourcing.stores.base import (
+    MAX_POSITION,
     AppendResult,
     Expected,
     StoreCapabilities,
     StreamInfo,
     check_append_args,
+    check_event_id,
     check_limit,
+    check_list_args,
     check_read_args,
     check_stream_type,
+    check_stream_types,
+    check_text,
     conflict,
     resolve_retry,
     utc_timestamp,
 )
 from eventsourcing.stores.codecs import make_codec, schema_sync
+from eventsourcing.stores.integrity import verify_read
 from eventsourcing.stores.kafka.envelope import (
     ENVELOPE_HEADER,
     TOKEN_HEADER,
@@ -556,11 +564,27 @@ class KafkaEventStore:
         to_version: int | None = None,
         as_of: dt.datetime | None = None,
     ) -> list[RecordedEvent[DomainEvent]]:
-        as_of = check_read_args(from_version, to_version, as_of)
+        check_text(stream_id, "stream_id")
+        first, last, as_of = check_read_args(from_version, to_version, as_of)
         self._require_open()
         with self._index_errors():
-            rows = self._index.read(stream_id, from_version, to_version, None if as_of is None else iso_utc(as_of))
+            rows = self._index.read(stream_id, first, last, None if as_of is None else iso_utc(as_of))
+        end = rows[-1][4] if rows else 0
+        await verify_read(
+            stream_id,
+            first,
+            last,
+            as_of,
+            len(rows),
+            end,
+            head=functools.partial(self.stream_version, stream_id),
+            versions=functools.partial(self._versions, stream_id),
+        )
         return await self._decode(self._points(rows))
+
+    async def _versions(self, stream_id: str, first: int, last: int) -> list[int]:
+        with self._index_errors():
+            return [row[4] for row in self._index.read(stream_id, first, last, None)]
 
     async def _decode(self, rows: list[tuple[Any, ...]]) -> list[RecordedEvent[DomainEvent]]:
         """Decode index rows; a payload naming a schema not loaded yet reloads the schemas once."""
@@ -575,11 +599,12 @@ class KafkaEventStore:
     async def read_all(
         self, *, after: Any = None, limit: int = 1000, stream_types: Sequence[str] | None = None
     ) -> list[RecordedEvent[DomainEvent]]:
-        check_limit(limit)
+        limit = check_limit(limit)
+        wanted = check_stream_types(stream_types)
         self._require_open()
         cursor = _position(after)
         with self._index_errors():
-            rows = self._index.read_all(cursor, limit, stream_types)
+            rows = self._index.read_all(cursor, limit, wanted)
         by_id = self._index.by_id
         current = {key: list(value) for key, value in cursor.items()}
         decoded: list[tuple[Any, ...]] = []
@@ -589,22 +614,24 @@ class KafkaEventStore:
         return await self._decode(decoded)
 
     async def get_event(self, event_id: UUID) -> RecordedEvent[DomainEvent] | None:
+        check_event_id(event_id)
         self._require_open()
         with self._index_errors():
             row = self._index.get_event(event_id.bytes)
         return None if row is None else (await self._decode(self._points([row])))[0]
 
     async def head(self, *, stream_types: Sequence[str] | None = None) -> Any:
+        wanted = check_stream_types(stream_types)
         self._require_open()
         with self._index_errors():
-            return self._index.head(stream_types)
+            return self._index.head(wanted)
 
     def covers(self, checkpoint: Any, position: Any) -> bool:
         if position is None:
             return True
         if checkpoint is None:
             return False
-        done, wanted = _position(checkpoint), _position(position)
+        done, wanted = _position(checkpoint, "checkpoint"), _position(position, "position")
         return all(key in done and done[key] >= point for key, point in wanted.items())
 
     async def stream_version(self, stream_id: str) -> int:
@@ -612,6 +639,7 @@ class KafkaEventStore:
         return 0 if info is None else info.version
 
     async def stream_info(self, stream_id: str) -> StreamInfo | None:
+        check_text(stream_id, "stream_id")
         self._require_open()
         with self._index_errors():
             return self._index.stream_info(stream_id)
@@ -619,7 +647,7 @@ class KafkaEventStore:
     async def list_streams(
         self, *, stream_type: str | None = None, after: str | None = None, limit: int = 1000
     ) -> list[StreamInfo]:
-        check_limit(limit)
+        limit = check_list_args(stream_type, after, limit)
         self._require_open()
         with self._index_errors():
             return self._index.list_streams(stream_type, after, limit)
@@ -644,13 +672,23 @@ class KafkaEventStore:
             raise StoreError(f"the Kafka store's index failed: {err}") from err
 
 
-def _position(value: Any) -> Position:
+def _position(value: Any, what: str = "after") -> Position:
     """A read position from a token (as returned, or after a JSON round trip); {} for the start."""
     if value is None:
         return {}
-    if isinstance(value, dict):
-        try:
-            return {str(key): [int(point[0]), int(point[1])] for key, point in value.items()}
-        except (TypeError, ValueError, IndexError):
-            pass
-    raise ValueError(f"not a Kafka store position: {value!r} (expected {{'topic/partition': [offset, index]}})")
+    if isinstance(value, dict) and all(_is_point(key, point) for key, point in value.items()):
+        return {key: [point[0], point[1]] for key, point in value.items()}
+    raise InvalidArgument(
+        f"{what} is not a Kafka store position: {value!r} (expected {{'topic/partition': [offset, index]}}, "
+        "as read_all returns)"[:300]
+    )
+
+
+def _is_point(key: object, point: object) -> bool:
+    return (
+        isinstance(key, str)
+        and key.rpartition("/")[2].isdigit()
+        and isinstance(point, list | tuple)
+        and len(point) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= MAX_POSITION for n in point)
+    )

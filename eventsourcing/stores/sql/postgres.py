@@ -60,12 +60,14 @@ from eventsourcing.errors import (
     AppendOutcomeUnknown,
     ConcurrencyError,
     ConfigurationError,
+    InvalidArgument,
     StreamTypeMismatch,
 )
 from eventsourcing.events import EMPTY_METADATA, DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.serialization import EventMapper
 from eventsourcing.stores.base import (
     ANY,
+    MAX_POSITION,
     AppendResult,
     Expected,
     StoredRef,
@@ -357,19 +359,21 @@ def parse_position(after: Any) -> tuple[int, int]:
     if (
         isinstance(after, list | tuple)
         and len(after) == 2
-        and all(isinstance(part, int) and not isinstance(part, bool) and part >= 0 for part in after)
+        and all(isinstance(part, int) and not isinstance(part, bool) and 0 <= part <= MAX_POSITION for part in after)
     ):
         return after[0], after[1]
-    raise ValueError(f"not a PostgreSQL store position: {after!r} (expected [xid, position], as read_all returns)")
+    raise InvalidArgument(f"not a PostgreSQL store position: {after!r} (expected [xid, position], as read_all returns)")
 
 
 def parse_strict_position(after: Any) -> int:
     """A strict-order position token: None or a non-negative int."""
     if after is None:
         return 0
-    if isinstance(after, int) and not isinstance(after, bool) and after >= 0:
+    if isinstance(after, int) and not isinstance(after, bool) and 0 <= after <= MAX_POSITION:
         return after
-    raise ValueError(f"not a strict-order PostgreSQL store position: {after!r} (expected an int, as read_all returns)")
+    raise InvalidArgument(
+        f"not a strict-order PostgreSQL store position: {after!r} (expected an int, as read_all returns)"
+    )
 
 
 class PostgresBackend:

@@ -37,6 +37,7 @@ from eventsourcing.stores.base import (
     StoredRef,
     StreamInfo,
     admits,
+    check_int_position,
     check_stream_type,
     conflict,
     resolve_retry,
@@ -134,13 +135,13 @@ class SQLiteBackend:
         if last is None:
             return StreamEvents([], 0, None)
         events = decode_events(self._mapper, rows, stream_id, from_version)
-        return StreamEvents(events, last[0], dt.datetime.fromisoformat(last[1]))
+        return StreamEvents(events, last[0], dt.datetime.fromisoformat(last[1]), last[2])
 
     async def read_all(
         self, after: Any, limit: int, stream_types: Sequence[str] | None
     ) -> list[RecordedEvent[DomainEvent]]:
         params: list[Any]
-        sql, params = _READ_ALL, [0 if after is None else int(after)]
+        sql, params = _READ_ALL, [check_int_position(after)]
         if stream_types is not None:
             sql += f" AND stream_type IN ({', '.join('?' * len(stream_types))})"
             params.extend(stream_types)
@@ -158,7 +159,10 @@ class SQLiteBackend:
         return rows[0][0]
 
     def covers(self, checkpoint: Any, position: Any) -> bool:
-        return position is None or (checkpoint is not None and int(checkpoint) >= int(position))
+        if position is None:
+            return True
+        wanted = check_int_position(position, "position")
+        return checkpoint is not None and check_int_position(checkpoint, "checkpoint") >= wanted
 
     async def get_event(self, event_id: UUID) -> RecordedEvent[DomainEvent] | None:
         rows = await self._call(_fetch, _BY_ID, [event_id.bytes])
@@ -205,9 +209,9 @@ def _fetch_many(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list
 
 def _fetch_events(
     db: sqlite3.Connection, where: str, params: list[Any]
-) -> tuple[list[tuple[Any, ...]], tuple[int, str] | None]:
-    """A replay's rows up to the last version that matches, and that version and its timestamp."""
-    last = db.execute(f"SELECT version, timestamp{where} ORDER BY version DESC LIMIT 1", params).fetchone()
+) -> tuple[list[tuple[Any, ...]], tuple[int, str, str] | None]:
+    """A replay's rows up to the last version that matches, and that version, its timestamp and the stream's type."""
+    last = db.execute(f"SELECT version, timestamp, stream_type{where} ORDER BY version DESC LIMIT 1", params).fetchone()
     if last is None:
         return [], None
     params = [*params]

@@ -21,10 +21,15 @@ from eventsourcing.stores.base import (
     StoreCapabilities,
     StreamInfo,
     check_append_args,
+    check_event_id,
     check_limit,
+    check_list_args,
     check_read_args,
+    check_stream_types,
+    check_text,
 )
 from eventsourcing.stores.codecs import make_codec, schema_sync
+from eventsourcing.stores.integrity import verify_read
 from eventsourcing.stores.replay import StreamEvents, stream_events
 from eventsourcing.urls import redact, sql_dialect
 
@@ -156,10 +161,12 @@ class SQLEventStore:
         to_version: int | None = None,
         as_of: dt.datetime | None = None,
     ) -> list[RecordedEvent[DomainEvent]]:
-        as_of = check_read_args(from_version, to_version, as_of)
-        if self._schemas is not None:
-            return await self._schemas.reading(lambda: self._backend.read(stream_id, from_version, to_version, as_of))
-        return await self._backend.read(stream_id, from_version, to_version, as_of)
+        check_text(stream_id, "stream_id")
+        first, last, as_of = check_read_args(from_version, to_version, as_of)
+        records = await self._read(stream_id, first, last, as_of)
+        end = records[-1].version if records else 0
+        await verify_read(stream_id, first, last, as_of, len(records), end, **self._checks(stream_id))
+        return records
 
     async def read_events(
         self,
@@ -170,26 +177,49 @@ class SQLEventStore:
         as_of: dt.datetime | None = None,
     ) -> StreamEvents:
         """What `read` returns, as `StreamEvents` (`Repository.get` rebuilds aggregates from these)."""
-        as_of = check_read_args(from_version, to_version, as_of)
+        check_text(stream_id, "stream_id")
+        first, last, as_of = check_read_args(from_version, to_version, as_of)
         narrow = getattr(self._backend, "read_events", None)
 
         async def read() -> StreamEvents:
             if narrow is None:  # a backend without a narrower read: the records' events
-                return stream_events(await self._backend.read(stream_id, from_version, to_version, as_of))
-            result: StreamEvents = await narrow(stream_id, from_version, to_version, as_of)
+                return stream_events(await self._backend.read(stream_id, first, last, as_of))
+            result: StreamEvents = await narrow(stream_id, first, last, as_of)
             return result
 
-        return await (read() if self._schemas is None else self._schemas.reading(read))
+        found = await (read() if self._schemas is None else self._schemas.reading(read))
+        await verify_read(stream_id, first, last, as_of, len(found.events), found.version, **self._checks(stream_id))
+        return found
+
+    async def _read(
+        self, stream_id: str, first: int, last: int | None, as_of: dt.datetime | None
+    ) -> list[RecordedEvent[DomainEvent]]:
+        if self._schemas is not None:
+            return await self._schemas.reading(lambda: self._backend.read(stream_id, first, last, as_of))
+        return await self._backend.read(stream_id, first, last, as_of)
+
+    def _checks(self, stream_id: str) -> dict[str, Any]:
+        """`verify_read`'s look-ups for one stream (called only when a read stops short or has a hole)."""
+
+        async def head() -> int:
+            return await self._backend.stream_version(stream_id)
+
+        async def versions(first: int, last: int) -> list[int]:
+            return [record.version for record in await self._read(stream_id, first, last, None)]
+
+        return {"head": head, "versions": versions}
 
     async def read_all(
         self, *, after: Any = None, limit: int = 1000, stream_types: Sequence[str] | None = None
     ) -> list[RecordedEvent[DomainEvent]]:
-        check_limit(limit)
+        limit = check_limit(limit)
+        wanted = check_stream_types(stream_types)
         if self._schemas is not None:
-            return await self._schemas.reading(lambda: self._backend.read_all(after, limit, stream_types))
-        return await self._backend.read_all(after, limit, stream_types)
+            return await self._schemas.reading(lambda: self._backend.read_all(after, limit, wanted))
+        return await self._backend.read_all(after, limit, wanted)
 
     async def get_event(self, event_id: UUID) -> RecordedEvent[DomainEvent] | None:
+        check_event_id(event_id)
         if self._schemas is not None:
             return await self._schemas.reading(lambda: self._backend.get_event(event_id))
         return await self._backend.get_event(event_id)
@@ -199,21 +229,21 @@ class SQLEventStore:
         return await self.schema_store().load_schemas()
 
     async def head(self, *, stream_types: Sequence[str] | None = None) -> Any:
-        return await self._backend.head(stream_types)
+        return await self._backend.head(check_stream_types(stream_types))
 
     def covers(self, checkpoint: Any, position: Any) -> bool:
         return self._backend.covers(checkpoint, position)
 
     async def stream_version(self, stream_id: str) -> int:
-        return await self._backend.stream_version(stream_id)
+        return await self._backend.stream_version(check_text(stream_id, "stream_id"))
 
     async def stream_info(self, stream_id: str) -> StreamInfo | None:
-        return await self._backend.stream_info(stream_id)
+        return await self._backend.stream_info(check_text(stream_id, "stream_id"))
 
     async def list_streams(
         self, *, stream_type: str | None = None, after: str | None = None, limit: int = 1000
     ) -> list[StreamInfo]:
-        check_limit(limit)
+        limit = check_list_args(stream_type, after, limit)
         return await self._backend.list_streams(stream_type, after, limit)
 
     def __repr__(self) -> str:
