@@ -19,6 +19,7 @@ from uuid import UUID
 
 from sqlalchemy import Table
 
+from eventsourcing import StoreError, StoreUnavailable
 from projections.view import View
 
 
@@ -127,3 +128,12 @@ def encode_position(position: Any) -> str | None:
 
 def decode_position(text: str | None) -> Any:
     return None if text is None else json.loads(text)
+
+
+def batch_failed(error: BaseException) -> StoreError:
+    """A batch one of whose reads failed: its writes were rolled back with the read's transaction, so
+    it cannot commit (an unavailable store stays so: a following runner retries the batch)."""
+    kind = StoreUnavailable if isinstance(error, StoreUnavailable) else StoreError
+    failure = kind(f"a read of this batch failed, and its writes with it ({type(error).__name__}: {error})")
+    failure.__cause__ = error
+    return failure

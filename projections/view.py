@@ -89,6 +89,7 @@ class View:
         "_ops",
         "_store",
         "expected",
+        "failed",
         "in_transaction",
         "tables",
         "tx",
@@ -98,6 +99,8 @@ class View:
         self.tables = tables
         self.expected = expected
         self.in_transaction = False
+        self.failed: BaseException | None = None
+        """Set when a read of this batch failed and rolled its transaction back: the batch cannot commit."""
         self.tx: Any = None  # the store's handle on a transaction opened for reads
         self._store = store
         self._ops: Ops = []

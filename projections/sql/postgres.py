@@ -28,6 +28,7 @@ from sqlalchemy import Table
 from eventsourcing import ConfigurationError, clock
 from eventsourcing.stores.sql.rows import iso_utc
 from projections.checkpoints import Checkpoint, DeadLetter, decode_position, encode_position
+from projections.checkpoints import batch_failed as _batch_failed
 from projections.errors import CheckpointConflict
 from projections.sql.ddl import CHECKPOINTS, DEAD_LETTERS, ERRORS, create_statements, drop_statements, metadata
 from projections.view import Ops, View
@@ -99,6 +100,8 @@ class PostgresCheckpointBackend:
     ) -> Checkpoint:
         if view is not None and view.take_effects():
             raise ConfigurationError("View.call effects need a MemoryCheckpointStore; SQL views use execute")
+        if view is not None and view.failed is not None:
+            raise _batch_failed(view.failed)
         ops = view.take_ops() if view is not None else []
         now = clock.now()
         dead = None if dead_letter is None else _dead_row(dead_letter, now)
@@ -132,7 +135,8 @@ class PostgresCheckpointBackend:
             return await held.run(_fetch_in, view.take_ops(), view.tables.prepare(sql), params)
         except CheckpointConflict:
             raise
-        except BaseException:
+        except BaseException as err:
+            view.failed = err  # the batch's writes so far went with the rollback: it must not commit
             await self.discard(view)
             raise
 

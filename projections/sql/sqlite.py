@@ -26,6 +26,7 @@ from eventsourcing import ConfigurationError, clock
 from eventsourcing.stores.sql.rows import iso_utc
 from eventsourcing.stores.sql.sqlite_runner import SQLiteRunner
 from projections.checkpoints import Checkpoint, DeadLetter, decode_position, encode_position
+from projections.checkpoints import batch_failed as _batch_failed
 from projections.errors import CheckpointConflict
 from projections.sql.ddl import CHECKPOINTS, DEAD_LETTERS, ERRORS, create_statements, drop_statements, metadata
 from projections.view import Ops, View
@@ -81,9 +82,16 @@ class SQLiteCheckpointBackend:
         now = iso_utc(clock.now())
         dead = _dead_row(dead_letter, now)
         args = (expected.name, expected.seq, encode_position(expected.position), encode_position(position), now)
+        if view is not None and view.failed is not None:
+            raise _batch_failed(view.failed)
         if view is not None and view.in_transaction:
             try:
                 done = await self._runner.call(_finish, args, ops, dead)
+            except BaseException:
+                # Cancelled before _finish ran (at the runner's yield), the transaction is still open
+                # on the shared connection, holding the file's write lock: close it now, synchronously.
+                self._runner.call_now(_rollback)
+                raise
             finally:
                 view.in_transaction = False
                 self._lock.release()
@@ -110,7 +118,8 @@ class SQLiteCheckpointBackend:
             view.in_transaction = True
         try:
             return await self._runner.call(_flush_and_fetch, view.take_ops(), view.tables.prepare(sql), params)
-        except BaseException:
+        except BaseException as err:
+            view.failed = err  # the batch's writes so far went with the rollback: it must not commit
             await self.discard(view)
             raise
 
@@ -119,7 +128,7 @@ class SQLiteCheckpointBackend:
         if view.in_transaction:
             view.in_transaction = False
             try:
-                await self._runner.call(_rollback)
+                self._runner.call_now(_rollback)  # no await: a second cancellation cannot leave it open
             finally:
                 self._lock.release()
 
@@ -211,6 +220,7 @@ def _advance(db: sqlite3.Connection, args: tuple[str, int, str | None, str | Non
 def _commit(
     db: sqlite3.Connection, args: tuple[str, int, str | None, str | None, str], ops: Ops, dead: tuple[Any, ...] | None
 ) -> bool:
+    _rollback(db)  # under the store's lock, a transaction still open is one a cancelled caller left
     db.execute("BEGIN IMMEDIATE")
     try:
         db.execute(_ENSURE, (args[0],))
@@ -227,6 +237,7 @@ def _commit(
 
 
 def _begin(db: sqlite3.Connection, name: str, seq: int, position: str | None) -> bool:
+    _rollback(db)  # as in _commit
     db.execute("BEGIN IMMEDIATE")
     try:
         db.execute(_ENSURE, (name,))

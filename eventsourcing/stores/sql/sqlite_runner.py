@@ -120,6 +120,16 @@ class SQLiteRunner:
         """Run ``statements`` (DDL, typically) in one write transaction: all of them or none."""
         await self.call(_in_one_transaction, statements)
 
+    def call_now(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(connection, *args)`` at once, without yielding and without waiting for a lock: for what
+        must happen even in a task being cancelled (rolling back a transaction it left open)."""
+        if self._inline is None:
+            raise StoreError(f"the {self.what} is not open: use `async with store:` or `await store.open()`")
+        try:
+            return fn(self._inline, *args)
+        except sqlite3.Error as err:
+            raise translate(err) from err
+
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(connection, *args)``, with sqlite3 errors translated into the library's errors.
 
