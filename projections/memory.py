@@ -66,8 +66,20 @@ class MemoryCheckpointStore:
         if current.seq != expected.seq or encode_position(current.position) != encode_position(expected.position):
             raise CheckpointConflict(expected.name, expected.seq)
         # No suspension point from here on: the effects and the checkpoint move together.
-        for fn, args in view.take_effects() if view is not None else ():
-            fn(*args)
+        effects = view.take_effects() if view is not None else []
+        bounds = view.take_bounds() if view is not None else []
+        for index, (fn, args) in enumerate(effects):
+            try:
+                fn(*args)
+            except BaseException:
+                # Effects cannot be undone: commit the events whose effects all went through, so that
+                # the batch, retried, starts at the event whose effect failed and applies nothing twice.
+                done_before = [position for start, position in bounds if start <= index][:-1]
+                if done_before:
+                    self._checkpoints[expected.name] = Checkpoint(
+                        expected.name, done_before[-1], expected.seq + 1, clock.now()
+                    )
+                raise
         if dead_letter is not None:
             recorded = DeadLetter(**{**_fields(dead_letter), "recorded_at": clock.now()})
             self._dead.setdefault(expected.name, {})[dead_letter.event_id] = recorded

@@ -66,6 +66,15 @@ class Projector:
         cls.__handlers__ = handlers
         cls.__async__ = any(inspect.iscoroutinefunction(fn) for fn in handlers.values())
 
+    def reset_views(self) -> None:
+        """Clear a view kept in Python objects (`View.call`), before a rebuild replays the log into it.
+
+        SQL views need nothing here (the runner drops and re-creates their tables). A projector with
+        in-process views overrides this; without it, such a projector cannot be rebuilt once it has
+        applied events (the runner would count them twice).
+        """
+        raise NotImplementedError
+
     def handlers(self) -> dict[type[DomainEvent], Handler]:
         """Event class -> this instance's bound handler."""
         return {event_type: fn.__get__(self) for event_type, fn in self.__handlers__.items()}

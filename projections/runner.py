@@ -105,7 +105,11 @@ class _Projection:
             publish = projector.publishing
             self.handlers = {t: publish(h, self.sends) for t, h in self.handlers.items()}
             self.flush = projector.flush
-        self.is_async = projector.has_async_handlers
+        self.in_process = store.dialect is None
+        """In-process views (`View.call` effects): each event's effects are marked, see `View.begin_event`."""
+        self.is_async = projector.has_async_handlers or self.in_process
+        self.exclusive = False
+        """An as-of build: a checkpoint moved by someone else means another build of it began: give up."""
         self.table_objects: list[Table] = table_copies(projector.tables, suffix)
         self.tables = ViewTables.of(projector.tables, store.dialect, suffix)
         self.as_of = as_of
@@ -172,6 +176,10 @@ class ProjectionRunner:
         self._progress = asyncio.Event()
         self._followers = 0  # `run` calls in progress
         self._stop = asyncio.Event()
+        self._runs: dict[asyncio.Event, int] = {}  # the stop event of each generation of runs -> runs in it
+        self._follow_tasks: dict[str, tuple[asyncio.Task[None], asyncio.Event]] = {}  # loop, its stop event
+        self._loops_changed = asyncio.Event()
+        self._as_of_locks: dict[str, asyncio.Lock] = {}
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -221,22 +229,57 @@ class ProjectionRunner:
         projector has stopped with an error, the first error is raised. Calling `run` again while
         it runs is harmless: the projectors still take one step at a time.
         """
-        if self._followers == 0:
-            self._stop.clear()
+        stop = self._stop  # `stop()` sets this one and makes a new one for the runs started after it
         self._followers += 1
-        timers = [self._fire_loop(p) for p in self._projections.values() if p.reactor and p.reactor.deadlines]
+        timers = [
+            asyncio.create_task(self._fire_loop(p, stop))
+            for p in self._projections.values()
+            if p.reactor and p.reactor.deadlines
+        ]
+        self._runs[stop] = self._runs.get(stop, 0) + 1
+        for p in self._projections.values():
+            self._ensure_following(p)
         try:
-            await asyncio.gather(*(self._follow(p) for p in self._projections.values()), *timers)
+            while True:  # follow loops end on errors and stop; a rebuild or a catch-up may start one again
+                loops = [t for (t, s) in self._follow_tasks.values() if s is stop and not t.done()]
+                if not loops:
+                    break
+                changed = asyncio.create_task(self._loops_changed.wait())
+                try:
+                    await asyncio.wait([*loops, changed], return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    changed.cancel()
+                self._loops_changed.clear()
+            asked_to_stop = stop.is_set()
         finally:
             self._followers -= 1
+            self._runs[stop] -= 1
+            if not self._runs[stop]:
+                del self._runs[stop]
+                stop.set()  # the timers end with the last run of this generation
+            await asyncio.gather(*timers, return_exceptions=True)
         errors = [p.error for p in self._projections.values() if p.error is not None]
-        if errors and len(errors) == len(self._projections) and not self._stop.is_set():
+        if errors and len(errors) == len(self._projections) and not asked_to_stop:
             raise errors[0]
 
     def stop(self) -> None:
-        """Ask `run` to return after the batches in progress."""
+        """Ask the `run` calls in progress to return after the batches in progress (a `run` started
+        after this call follows the log as usual)."""
         self._stop.set()
+        self._stop = asyncio.Event()
         self.wake()
+
+    def _ensure_following(self, p: _Projection) -> None:
+        """Start ``p``'s follow loop for the `run` calls in progress if it has none (its loop ended on
+        an error that a rebuild or a catch-up has since cleared, or belongs to runs told to stop)."""
+        stop = self._stop
+        if stop not in self._runs or p.error is not None:
+            return
+        current = self._follow_tasks.get(p.name)
+        if current is not None and current[1] is stop and not current[0].done():
+            return
+        self._follow_tasks[p.name] = (asyncio.create_task(self._follow(p, stop)), stop)
+        self._loops_changed.set()
 
     def wake(self) -> None:
         """Poll now (for example right after an append in this process)."""
@@ -255,6 +298,8 @@ class ProjectionRunner:
 
         While `run` is active this waits for it; otherwise it catches up by itself.
         """
+        if not isinstance(timeout, int | float) or timeout != timeout:
+            raise ValueError(f"timeout must be a number of seconds, not {timeout!r}")
         target = position.position if isinstance(position, AppendResult) else position
         selected = self._select(names)
         deadline = clock.monotonic() + timeout
@@ -299,9 +344,24 @@ class ProjectionRunner:
         async with p.lock:  # not in the middle of another task's step
             if p.reactor is not None:
                 p.quiet_until = (await self.views.load(p.name)).position
+            await self._reset_in_process_view(p)
             p.checkpoint = await self.views.reset(p.name, drop=p.table_objects, create=p.table_objects)
             p.error, p.state = None, "idle"
+            self._ensure_following(p)
         return await self._catch_up(p)
+
+    async def _reset_in_process_view(self, p: _Projection) -> None:
+        """In-process views are the projector's own objects, which a checkpoint store cannot drop: the
+        projector clears them (`Projector.reset_views`) before the log is replayed into them."""
+        if not p.in_process or (await self.views.load(p.name)).position is None:
+            return
+        try:
+            p.projector.reset_views()
+        except NotImplementedError:
+            raise ProjectionError(
+                f"projection {p.name!r} keeps its view in Python objects (View.call), which the runner cannot "
+                "clear: define reset_views() on the projector to clear them, then rebuild"
+            ) from None
 
     async def rebuild_as_of(self, name: str, as_of: dt.datetime, *, suffix: str | None = None) -> dict[str, str]:
         """Build the view as it stood at ``as_of`` into tables named with ``suffix`` (default
@@ -312,14 +372,36 @@ class ProjectionRunner:
         started again; it always starts from scratch.
         """
         as_of = require_aware(as_of, "as_of").astimezone(dt.UTC)
-        suffix = suffix if suffix is not None else as_of.strftime("_asof_%Y%m%d_%H%M%S")
+        if suffix is None:
+            suffix = as_of.strftime("_asof_%Y%m%d_%H%M%S") + (f"_{as_of.microsecond:06d}" if as_of.microsecond else "")
         if not suffix.replace("_", "").isalnum():
             raise ValueError(f"suffix {suffix!r}: use letters, digits and underscores")
         base = self._select((name,))[0]
+        if base.in_process:
+            raise ProjectionError(
+                f"projection {name!r} keeps its view in Python objects (View.call): an as-of build would write "
+                "into the live view; build views as of a time with SQL views (SQLCheckpointStore)"
+            )
         p = _Projection(base.projector, self.views, self.store.covers, suffix=suffix, as_of=as_of)
-        p.checkpoint = await self.views.reset(p.name, drop=p.table_objects, create=p.table_objects)
-        await self._catch_up(p)  # a concurrent build of the same suffix is fenced by the checkpoint's seq
+        self._refuse_collisions(p)
+        p.exclusive = True
+        lock = self._as_of_locks.setdefault(p.name, asyncio.Lock())
+        async with lock:  # one build of these tables at a time in this runner
+            p.checkpoint = await self.views.reset(p.name, drop=p.table_objects, create=p.table_objects)
+            await self._catch_up(p)
         return dict(p.tables.names)
+
+    def _refuse_collisions(self, p: _Projection) -> None:
+        """An as-of build's checkpoint and tables must not be another projector's of this runner."""
+        theirs = {other.name for other in self._projections.values()}
+        tables = {t.name: other.name for other in self._projections.values() for t in other.table_objects}
+        clash = [f"checkpoint {p.name!r}"] if p.name in theirs else []
+        clash += [f"table {t.name!r} (of {tables[t.name]!r})" for t in p.table_objects if t.name in tables]
+        if clash:
+            raise ProjectionError(
+                f"an as-of build of {p.projector.name!r} as {p.name!r} would use another projector's "
+                f"{', '.join(clash)}: choose another suffix"
+            )
 
     async def status(self, *names: str, max_scan: int = 100_000) -> list[ProjectionStatus]:
         """Checkpoint, head and lag of each projector (or those named), read from the databases now.
@@ -440,8 +522,8 @@ class ProjectionRunner:
                 fired += dead is None
         return fired
 
-    async def _fire_loop(self, p: _Projection) -> None:
-        while not self._stop.is_set():
+    async def _fire_loop(self, p: _Projection, stop: asyncio.Event) -> None:
+        while not stop.is_set():
             if p.error is None:
                 try:
                     await self.fire_deadlines(p.name)
@@ -451,7 +533,7 @@ class ProjectionRunner:
                     p.error, p.state = err, "failed"
                     self._signal_progress()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.deadline_interval)
+                await asyncio.wait_for(stop.wait(), self.deadline_interval)
 
     async def dead_letters(self, name: str) -> list[DeadLetter]:
         return await self.views.dead_letters(self._select((name,))[0].name)
@@ -476,24 +558,21 @@ class ProjectionRunner:
             if at_end:
                 return total
 
-    async def _follow(self, p: _Projection) -> None:
+    async def _follow(self, p: _Projection, stop: asyncio.Event) -> None:
         if p.error is not None:
             return
         delay = self.poll_interval
-        while not self._stop.is_set():
+        while not stop.is_set():
             try:
                 count, at_end = await self._step(p)
             except StoreUnavailable as err:
-                await self._retry_later(p, err)
+                await self._retry_later(p, err, stop)
                 continue
             except Exception as err:
                 p.error = err
                 p.state = "stopped" if isinstance(err, PoisonEvent) else "failed"
                 self._signal_progress()
                 return
-            if p.outage is not None:
-                _log.warning("projection %r: the store answers again after %d retries", p.name, p.retries)
-                p.outage, p.outage_since, p.retries = None, None, 0
             if count:  # events arrive: poll at the short interval again (backoff is for an idle log)
                 delay = self.poll_interval
             if not at_end:
@@ -506,7 +585,7 @@ class ProjectionRunner:
             else:
                 delay = min(delay * 2, self.max_poll_interval)
 
-    async def _retry_later(self, p: _Projection, err: StoreUnavailable) -> None:
+    async def _retry_later(self, p: _Projection, err: StoreUnavailable, stop: asyncio.Event) -> None:
         """An unavailable store: record the outage (for `status`), wait with backoff (`stop` cuts it short)."""
         if p.outage is None:
             p.outage_since = clock.now()
@@ -516,7 +595,7 @@ class ProjectionRunner:
         self._signal_progress()  # waiters re-check (and can say why they are still waiting)
         delay = min(self.retry_interval * 2 ** min(p.retries - 1, 30), self.max_retry_interval)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), delay)
+            await asyncio.wait_for(stop.wait(), delay)
 
     async def _step(self, p: _Projection) -> tuple[int, bool]:
         """One page: read, apply, commit, under the projector's step lock. Returns how many events
@@ -552,6 +631,8 @@ class ProjectionRunner:
         last = events[-1].position if events else base.position
         through = head if at_end and head is not None and not covers(last, head) and covers(head, last) else None
         if not events and through is None:
+            self._answered(p)
+            p.state = "idle"
             return 0, True
         p.state = "running"
         try:
@@ -559,15 +640,30 @@ class ProjectionRunner:
         except CheckpointConflict:
             # Another runner, a rebuild, or a commit of ours whose outcome we did not learn moved the
             # checkpoint: our batch was rolled back whole. Read again from the stored checkpoint.
+            if p.exclusive:
+                raise ProjectionError(
+                    f"the as-of build {p.name!r} was reset by another build of the same tables meanwhile: "
+                    "the other build goes on; this one gives up"
+                ) from None
             await self._reload(p)
             return len(events), False
         except BaseException:
             p.state = "idle"
             raise
-        if at_end:
-            p.state = "idle"
+        p.state = "idle" if at_end else "running"
+        self._answered(p)
         self._signal_progress()
         return len(events), at_end
+
+    def _answered(self, p: _Projection) -> None:
+        """A step went through: an outage is over, and an error that stopped the projector is behind it
+        (the event it failed on was applied, or dead-lettered): follow it again if `run` is active."""
+        if p.outage is not None:
+            _log.warning("projection %r: the store answers again after %d retries", p.name, p.retries)
+            p.outage, p.outage_since, p.retries = None, None, 0
+        if p.error is not None and p.as_of is None:
+            p.error = None
+            self._ensure_following(p)
 
     async def _reload(self, p: _Projection) -> None:
         p.conflicts += 1
@@ -664,9 +760,12 @@ class ProjectionRunner:
         event: RecordedEvent[DomainEvent] | None = None
         try:
             if p.is_async:
+                mark = view.begin_event if p.in_process else None
                 for event in batch:
                     if as_of is not None and event.timestamp > as_of:
                         continue
+                    if mark is not None:
+                        mark(event.position)
                     handler = get(event.event.__class__)
                     if handler is not None:
                         result = handler(event, view)
@@ -683,7 +782,13 @@ class ProjectionRunner:
                         handler = get(event.event.__class__)
                         if handler is not None:
                             handler(event, view)
-        except (CheckpointConflict, StoreError):
+        except CheckpointConflict as err:
+            if err.name == p.name:  # this batch's own checkpoint moved (a read in the batch found it)
+                raise
+            assert event is not None  # another projection's conflict, from the handler's own code: its failure
+            index = next(i for i, e in enumerate(batch) if e is event)
+            return start + index, err
+        except StoreError:
             raise
         except Exception as err:
             assert event is not None

@@ -83,6 +83,7 @@ class View:
 
     __slots__ = (
         "_adds",
+        "_bounds",
         "_effects",
         "_last_params",
         "_last_sql",
@@ -108,6 +109,7 @@ class View:
         self._last_params: list[Params] = []
         self._adds: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], list[Any]]] = {}
         self._effects: list[tuple[Callable[..., object], tuple[Any, ...]]] = []
+        self._bounds: list[tuple[int, Any]] = []
 
     # -- what handlers call ---------------------------------------------------------------------
 
@@ -178,6 +180,16 @@ class View:
     def take_effects(self) -> list[tuple[Callable[..., object], tuple[Any, ...]]]:
         effects, self._effects = self._effects, []
         return effects
+
+    def begin_event(self, position: Any) -> None:
+        """Mark where the effects of the event at ``position`` begin (in-process views: a store that
+        applies effects can then commit the events whose effects all went through, and no more)."""
+        self._bounds.append((len(self._effects), position))
+
+    def take_bounds(self) -> list[tuple[int, Any]]:
+        """(index of its first effect, position) of each event marked with `begin_event`, in order."""
+        bounds, self._bounds = self._bounds, []
+        return bounds
 
     def _seal_adds(self) -> None:
         # Increments commute with each other but not with other statements: they are merged only

@@ -397,12 +397,15 @@ async def test_concurrent_rebuilds_as_of_with_one_suffix_give_one_of_the_two_vie
 async def test_concurrent_rebuilds_as_of_within_one_second_default_suffix(
     store: SQLEventStore, views: SQLCheckpointStore, store_never_yields: None
 ) -> None:
-    """Same, with the default suffix: two times within one second share `_asof_YYYYMMDD_HHMMSS`."""
+    """Same, with the default suffix: two times within one second shared `_asof_YYYYMMDD_HHMMSS`, so
+    their builds mixed; the default suffix now has the microseconds, and each build has its tables."""
     await append(store, "s", ticks(10, start=T0, step=0.05))  # timestamps T0 + 0..0.45 s
     early, late = T0 + dt.timedelta(seconds=0.2), T0 + dt.timedelta(seconds=0.9)
-    outcomes = await rebuild_twice_as_of(store, views, early, late, None)
-    assert len(outcomes) == 5  # one suffix for both
-    assert [(d, n) for d, n in outcomes if n not in (5, 10)] == []
+    async with ProjectionRunner(store, views, [Yielding()], batch_size=4) as runner:
+        a, b = await asyncio.gather(runner.rebuild_as_of("counting", early), runner.rebuild_as_of("counting", late))
+    assert a != b
+    assert (await views.fetch(f"SELECT count(*) FROM {a['audit']}"))[0][0] == 5
+    assert (await views.fetch(f"SELECT count(*) FROM {b['audit']}"))[0][0] == 10
 
 
 # -- 6. a handler that raises CheckpointConflict (e.g. it calls another runner) --------------------------------
@@ -451,8 +454,21 @@ async def test_rebuild_with_the_memory_checkpoint_store_does_not_double_count() 
     await append(store, "m", ticks(4))
     async with ProjectionRunner(store, MemoryCheckpointStore(), [InMemory()]) as runner:
         await runner.catch_up()
+        # The runner cannot clear Python objects: without the projector's reset_views, it refuses.
+        with pytest.raises(ProjectionError, match="reset_views"):
+            await runner.rebuild("in-memory")
+        assert totals == {"m": 4}, "a rebuild replays the log into an in-process view it did not reset"
+
+    class Resettable(InMemory):
+        name = "in-memory"
+
+        def reset_views(self) -> None:
+            totals.clear()
+
+    async with ProjectionRunner(store, MemoryCheckpointStore(), [Resettable()]) as runner:
+        await runner.catch_up()
         await runner.rebuild("in-memory")
-    assert totals == {"m": 4}, "a rebuild replays the log into an in-process view it did not reset"
+    assert totals == {"m": 4}
 
 
 # -- 8. what held: cancellation sweeps, every entry point at once -----------------------------------------------------
