@@ -98,3 +98,12 @@ class StreamTypeContract:
         for stream_id in ("", "a\x00"):
             with pytest.raises(InvalidArgument, match="stream_id"):
                 await wallets.get(stream_id)
+
+    async def test_an_empty_append_under_another_type_is_refused(self, store: EventStore) -> None:
+        """An empty batch stores nothing, but it still names a type: the stream's, or it is refused."""
+        wallet = Wallet()
+        wallet.fund(5)
+        await Repository(Wallet, store).save(wallet)
+        with pytest.raises(StreamTypeMismatch):
+            await store.append(wallet.id, [], 1, stream_type=Account.type_name)
+        assert (await store.append(wallet.id, [], 1, stream_type=Wallet.type_name)).version == 1

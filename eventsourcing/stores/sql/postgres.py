@@ -214,6 +214,7 @@ APPEND_STRICT = "SELECT * FROM eventsourcing_append_strict($1, $2, $3, $4, $5, $
 
 _EVENT_FIELDS = "stream_id, version, event_id, event_type, schema_version, timestamp, metadata, payload"
 _VERSION = "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1"
+_STREAM_TYPE = "SELECT stream_type FROM events WHERE stream_id = $1 LIMIT 1"
 _STREAM_HEAD = "SELECT version, stream_type FROM events WHERE stream_id = $1 ORDER BY version DESC LIMIT 1"
 _STREAMS = "SELECT stream_id, min(stream_type), max(version) FROM events WHERE stream_id > $1"
 _STREAMS_TAIL = " GROUP BY stream_id ORDER BY stream_id LIMIT $2"
@@ -438,7 +439,7 @@ class PostgresBackend:
         self, stream_id: str, events: Sequence[NewEvent], expected: Expected, stream_type: str
     ) -> AppendResult:
         if not events:
-            return await self._read(_append_nothing, self._sql.head, stream_id, expected)
+            return await self._read(_append_nothing, self._sql.head, stream_id, expected, stream_type)
         encode, encode_metadata = self._mapper.encode, self._mapper.encode_metadata
         ids = [e.event_id for e in events]
         by_copy = len(events) >= COPY_THRESHOLD and not self.strict_order
@@ -626,11 +627,15 @@ async def _fetchval(connection: asyncpg.Connection, sql: str, *args: Any) -> Any
 
 
 async def _append_nothing(
-    connection: asyncpg.Connection, head: str, stream_id: str, expected: Expected
+    connection: asyncpg.Connection, head: str, stream_id: str, expected: Expected, stream_type: str
 ) -> AppendResult:
-    """An empty batch stores nothing but still checks the expectation."""
+    """An empty batch stores nothing but still checks the expectation and the stream's type."""
     row = await connection.fetchrow(head, stream_id)
     actual, position = (0, None) if row is None else (row[0], row[1])
+    if row is not None:
+        stored = await connection.fetchval(_STREAM_TYPE, stream_id)
+        if stored is not None and stored != stream_type:
+            raise StreamTypeMismatch(stream_id, stream_type, stored)
     if not admits(expected, actual):
         raise conflict(stream_id, expected, actual)
     return AppendResult(stream_id, actual, position)
