@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,18 +52,6 @@ from tests.integration.projections_worker import (
 from tests.integration.test_projections import append, audit_ids, ticks, view_rows
 
 GUARD = 30.0  # bound for a runner that never gets there; never reached when the runner is right
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLEventStore]:
-    async with SQLEventStore(f"sqlite:///{tmp_path / 'events.db'}") as store:
-        yield store
-
-
-@pytest.fixture
-async def views(tmp_path: Path) -> AsyncIterator[SQLCheckpointStore]:
-    async with SQLCheckpointStore(f"sqlite:///{tmp_path / 'views.db'}") as views:
-        yield views
 
 
 @pytest.fixture

@@ -8,27 +8,11 @@ primary key on the event id) turns a double apply into an error the runner canno
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 
 from eventsourcing import SQLEventStore
 from projections import ProjectionRunner, SQLCheckpointStore
 from tests.integration.projections_worker import Counting
 from tests.integration.test_projections import append, audit_ids, ticks, view_rows
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLEventStore]:
-    async with SQLEventStore(f"sqlite:///{tmp_path / 'events.db'}") as store:
-        yield store
-
-
-@pytest.fixture
-async def views(tmp_path: Path) -> AsyncIterator[SQLCheckpointStore]:
-    async with SQLCheckpointStore(f"sqlite:///{tmp_path / 'views.db'}") as views:
-        yield views
 
 
 async def test_gathered_waiters_without_run_apply_each_event_once(
