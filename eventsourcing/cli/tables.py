@@ -80,6 +80,14 @@ def write_events_table(title: str, rows: Iterable[str], widths: list[int], total
 def _ascii_row(cells: list[str], widths: list[int], line: str) -> str:
     if all(len(cell) <= n for cell, n in zip(cells, widths, strict=True)):
         return line.format(*cells)
+    *first, body = cells
+    n = widths[-1]
+    if all(len(cell) <= w for cell, w in zip(first, widths, strict=False)):
+        # The usual fold: only the payload is wider than its column. Its continuation lines share one
+        # blank prefix, so they are sliced and padded, not formatted cell by cell.
+        prefix = "│ " + " │ ".join(" " * w for w in widths[:-1]) + " │ "
+        rest = [f"{prefix}{body[i : i + n]:<{n}} │\n" for i in range(n, len(body), n)]
+        return line.format(*first, body[:n]) + "".join(rest)
     folded = [[cell[i : i + n] for i in range(0, len(cell) or 1, n)] for cell, n in zip(cells, widths, strict=True)]
     height = max(map(len, folded))
     return "".join(line.format(*(p[i] if i < len(p) else "" for p in folded)) for i in range(height))
