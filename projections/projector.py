@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import Table
 
-from eventsourcing import DomainEvent, on
+from eventsourcing import DomainEvent, RecordedEvent, on
 
 __all__ = ["Projector", "on"]
 
@@ -74,6 +74,19 @@ class Projector:
         applied events (the runner would count them twice).
         """
         raise NotImplementedError
+
+    acknowledges: ClassVar[bool] = False
+    """Whether the runner must await `acknowledge` before each commit (a relay: its records)."""
+
+    def wrap_handler(self, handler: Handler, sends: Callable[[RecordedEvent[DomainEvent]], bool]) -> Handler:
+        """``handler`` as the runner calls it, ``(event, view)``. Projectors whose effect lies outside
+        the view (reactors send commands, relays publish records) wrap their handlers here; ``sends``
+        says whether an event's effect is due (not for a view as of a time, nor for what a rebuild
+        replays that was already sent)."""
+        return handler
+
+    async def acknowledge(self) -> None:
+        """Wait until the effects handed out since the last call are done (see `acknowledges`)."""
 
     def handlers(self) -> dict[type[DomainEvent], Handler]:
         """Event class -> this instance's bound handler."""

@@ -155,7 +155,7 @@ class Reactor(Projector):
     def __init__(self, bus: CommandBus) -> None:
         self.bus = bus
 
-    def reacting(
+    def wrap_handler(
         self, handler: Callable[..., Any], sends: Callable[[RecordedEvent[DomainEvent]], bool]
     ) -> Callable[[RecordedEvent[DomainEvent], View], Awaitable[None]]:
         """``handler`` as the runner calls it: build the reaction, run the handler, then dispatch its

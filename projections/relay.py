@@ -71,6 +71,7 @@ class Relay(Projector):
     """
 
     topic: ClassVar[str] = ""
+    acknowledges = True  # its records, before each commit
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -140,11 +141,11 @@ class Relay(Projector):
 
     # -- what the runner calls ----------------------------------------------------------------------
 
-    def publishing(
+    def wrap_handler(
         self, handler: Callable[..., Any], sends: Callable[[RecordedEvent[DomainEvent]], bool]
     ) -> Callable[[RecordedEvent[DomainEvent], View], Awaitable[None]]:
         """``handler`` as the runner calls it: map the event, hand its integration events to the
-        producer (acknowledged at `flush`, before the batch commits) unless ``sends`` says no."""
+        producer (acknowledged by `acknowledge`, before the batch commits) unless ``sends`` says no."""
 
         async def publish(event: RecordedEvent[DomainEvent], view: View) -> None:
             result = handler(event)
@@ -156,8 +157,8 @@ class Relay(Projector):
 
         return publish
 
-    async def flush(self) -> None:
-        """Wait for every record handed to the producer since the last flush to be acknowledged."""
+    async def acknowledge(self) -> None:
+        """Wait for every record handed to the producer since the last call to be acknowledged."""
         pending, self._pending = self._pending, []
         if not pending:
             return
@@ -176,7 +177,7 @@ class Relay(Projector):
         schema_id = self.codec.schema_id(cls)
         try:
             if schema_id not in self._published_schemas:
-                await self.flush()  # records before the schema's first use, then the schema itself
+                await self.acknowledge()  # records before the schema's first use, then the schema itself
                 schema = json.dumps(self.codec.schema(cls), sort_keys=True).encode()
                 await self._producer.send_and_wait(f"{self.topic}-schemas", schema, key=str(schema_id).encode())
                 self._published_schemas.add(schema_id)

@@ -57,7 +57,6 @@ from projections.errors import CheckpointConflict, PoisonEvent, ProjectionError
 from projections.log import GlobalLog
 from projections.projector import Handler, Projector
 from projections.reactor import DUE, FIRED, Reactor
-from projections.relay import Relay
 from projections.status import ProjectionStatus
 from projections.view import View, ViewTables, table_copies
 
@@ -98,13 +97,10 @@ class _Projection:
         """The events whose commands this step has sent: a page committed in parts around a failing
         event runs the handlers of the part before it again, and must not send their commands again."""
         self._covers = covers
-        if self.reactor is not None:
-            react = self.reactor.reacting
-            self.handlers = {t: react(h, self.sends) for t, h in self.handlers.items()}
-        elif isinstance(projector, Relay):
-            publish = projector.publishing
-            self.handlers = {t: publish(h, self.sends) for t, h in self.handlers.items()}
-            self.flush = projector.flush
+        wrap = projector.wrap_handler
+        self.handlers = {t: wrap(h, self.sends) for t, h in self.handlers.items()}
+        if projector.acknowledges:
+            self.flush = projector.acknowledge
         self.in_process = store.dialect is None
         """In-process views (`View.call` effects): each event's effects are marked, see `View.begin_event`."""
         self.is_async = projector.has_async_handlers or self.in_process

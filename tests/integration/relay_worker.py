@@ -31,9 +31,9 @@ async def main(events_db: str, views_db: str, bootstrap: str, topic: str, batch_
             sys.stdout.flush()
             return placed
 
-        async def flush(self) -> None:
+        async def acknowledge(self) -> None:
             pending = len(self._pending)
-            await super().flush()
+            await super().acknowledge()
             if pending:
                 print(f"f {pending}", flush=True)
                 await asyncio.to_thread(sys.stdin.readline)
