@@ -51,8 +51,8 @@ from model import NOTE, Account  # noqa: E402
 from projections_bench import STREAM_TYPE, AddCounter, Deposited  # noqa: E402
 
 from eventsourcing import EventStore, NewEvent, Repository, SQLEventStore  # noqa: E402
-from projections import ProjectionRunner  # noqa: E402
-from snapshots import EveryNEvents, SQLSnapshotStore  # noqa: E402
+from eventsourcing.projections import ProjectionRunner  # noqa: E402
+from eventsourcing.snapshots import EveryNEvents, SQLSnapshotStore  # noqa: E402
 
 CHARTS = ROOT / "docs" / "charts"
 CURVES = ("load", "catchup", "writers")

@@ -34,8 +34,8 @@ from aiokafka import AIOKafkaProducer  # noqa: E402
 from sqlalchemy import Column, Integer, MetaData, Table, Text  # noqa: E402
 
 from eventsourcing import Command, CommandBus, DomainEvent, NewEvent, RecordedEvent, SQLEventStore, clock  # noqa: E402
-from projections import ProjectionRunner, Projector, Reaction, Reactor, Relay, View, on  # noqa: E402
-from projections.topic import KafkaTopic  # noqa: E402
+from eventsourcing.projections import ProjectionRunner, Projector, Reaction, Reactor, Relay, View, on  # noqa: E402
+from eventsourcing.projections.topic import KafkaTopic  # noqa: E402
 from tests.kafka_server import KafkaBroker  # noqa: E402
 from tests.postgres_server import PostgresServer  # noqa: E402
 

@@ -40,7 +40,7 @@ from records import OURS, Measurement, ResultsFile  # noqa: E402
 from sqlalchemy import Column, Integer, MetaData, Table, Text  # noqa: E402
 
 from eventsourcing import DomainEvent, EventStore, NewEvent, RecordedEvent, SQLEventStore  # noqa: E402
-from projections import ProjectionRunner, Projector, SQLCheckpointStore, View, on  # noqa: E402
+from eventsourcing.projections import ProjectionRunner, Projector, SQLCheckpointStore, View, on  # noqa: E402
 
 PEER = ROOT.parent / "shared" / "bench" / "peer" / "run"
 NOTE = "n" * 100

@@ -50,8 +50,8 @@ from records import OURS, PEER, Measurement, ResultsFile  # noqa: E402
 from report import describe, machine  # noqa: E402
 
 from eventsourcing import Repository, open_store  # noqa: E402
+from eventsourcing.snapshots import EveryNEvents, SQLSnapshotStore  # noqa: E402
 from eventsourcing.snapshotting import StateCodec  # noqa: E402
-from snapshots import EveryNEvents, SQLSnapshotStore  # noqa: E402
 from tests.postgres_server import PostgresServer  # noqa: E402
 
 BACKENDS = ("sqlite", "postgresql")

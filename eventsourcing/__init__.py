@@ -4,6 +4,10 @@
 their driver when they are used.
 """
 
+from eventsourcing._coinstall import refuse_pyeventsourcing
+
+refuse_pyeventsourcing()  # before anything else: a merged folder must fail with a clear sentence
+
 from eventsourcing.aggregate import Aggregate, on
 from eventsourcing.commands import Command, CommandBus, CommandResult
 from eventsourcing.errors import (

@@ -6,18 +6,26 @@ transaction of the view database (a `CheckpointStore`), by compare-and-set on th
 See docs/projections.md.
 """
 
+if __name__ != "eventsourcing.projections":  # the folder sits at the repository's top; it is never a top-level package
+    raise ImportError(f"import eventsourcing.projections, not {__name__}")
+
+from eventsourcing._coinstall import refuse_pyeventsourcing
+
+refuse_pyeventsourcing()  # this package's own entry point: pyeventsourcing may have replaced eventsourcing/__init__.py
+
+
 from eventsourcing import on
-from projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
-from projections.errors import CheckpointConflict, PoisonEvent, ProjectionError
-from projections.log import GlobalLog
-from projections.memory import MemoryCheckpointStore
-from projections.projector import Projector
-from projections.reactor import Reaction, Reactor, command_id_for
-from projections.relay import Relay, integration_event_id
-from projections.runner import ProjectionRunner
-from projections.sql import SQLCheckpointStore
-from projections.status import ProjectionStatus
-from projections.view import View
+from eventsourcing.projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
+from eventsourcing.projections.errors import CheckpointConflict, PoisonEvent, ProjectionError
+from eventsourcing.projections.log import GlobalLog
+from eventsourcing.projections.memory import MemoryCheckpointStore
+from eventsourcing.projections.projector import Projector
+from eventsourcing.projections.reactor import Reaction, Reactor, command_id_for
+from eventsourcing.projections.relay import Relay, integration_event_id
+from eventsourcing.projections.runner import ProjectionRunner
+from eventsourcing.projections.sql import SQLCheckpointStore
+from eventsourcing.projections.status import ProjectionStatus
+from eventsourcing.projections.view import View
 
 __all__ = [
     "Checkpoint",

@@ -20,7 +20,7 @@ from uuid import UUID
 from sqlalchemy import Table
 
 from eventsourcing import StoreError, StoreUnavailable
-from projections.view import View
+from eventsourcing.projections.view import View
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,9 +14,9 @@ from typing import Any, Self
 from sqlalchemy import Table
 
 from eventsourcing import ConfigurationError, clock
-from projections.checkpoints import Checkpoint, DeadLetter, encode_position
-from projections.errors import CheckpointConflict
-from projections.view import View
+from eventsourcing.projections.checkpoints import Checkpoint, DeadLetter, encode_position
+from eventsourcing.projections.errors import CheckpointConflict
+from eventsourcing.projections.view import View
 
 
 class MemoryCheckpointStore:

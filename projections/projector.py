@@ -12,7 +12,7 @@
         def deposited(self, event: RecordedEvent[Account.Deposited], view: View) -> None:
             view.add("counters", event.stream_id, n=1)
 
-Handlers are synchronous and record their writes on the batch's `View` (see `projections.view`).
+Handlers are synchronous and record their writes on the batch's `View` (see `eventsourcing.projections.view`).
 A handler that must read the view in the middle of a batch is declared ``async def`` and awaits
 ``view.fetch(...)``; such projectors take a slower path (a transaction is opened before the
 handlers run), so keep handlers synchronous where you can.

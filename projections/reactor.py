@@ -51,9 +51,9 @@ from sqlalchemy import Column, MetaData, Table, Text
 
 from eventsourcing import Command, CommandBus, ConfigurationError, DomainEvent, RecordedEvent
 from eventsourcing.clock import require_aware
+from eventsourcing.projections.projector import Projector
+from eventsourcing.projections.view import View
 from eventsourcing.stores.sql.rows import iso_utc
-from projections.projector import Projector
-from projections.view import View
 
 __all__ = ["DUE", "FIRED", "Reaction", "Reactor", "command_id_for", "deadline_table"]
 

@@ -51,8 +51,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar, Self
 
 from eventsourcing import ConfigurationError, DomainEvent, RecordedEvent, StoreUnavailable
-from projections.projector import Projector
-from projections.view import View
+from eventsourcing.projections.projector import Projector
+from eventsourcing.projections.view import View
 
 __all__ = ["Relay", "integration_event_id"]
 

@@ -51,14 +51,14 @@ from eventsourcing import (
 )
 from eventsourcing.clock import require_aware
 from eventsourcing.errors import Undecodable
+from eventsourcing.projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
+from eventsourcing.projections.errors import CheckpointConflict, PoisonEvent, ProjectionError
+from eventsourcing.projections.log import GlobalLog
+from eventsourcing.projections.projector import Handler, Projector
+from eventsourcing.projections.reactor import DUE, FIRED, Reactor
+from eventsourcing.projections.status import ProjectionStatus
+from eventsourcing.projections.view import View, ViewTables, table_copies
 from eventsourcing.stores.sql.rows import iso_utc
-from projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
-from projections.errors import CheckpointConflict, PoisonEvent, ProjectionError
-from projections.log import GlobalLog
-from projections.projector import Handler, Projector
-from projections.reactor import DUE, FIRED, Reactor
-from projections.status import ProjectionStatus
-from projections.view import View, ViewTables, table_copies
 
 _Bad = RecordedEvent[DomainEvent] | Undecodable
 """An event a projector cannot apply: one its handler failed on, or one that does not decode."""
@@ -815,10 +815,10 @@ class ProjectionRunner:
 
 def _open_views(url: str) -> CheckpointStore:
     if url.split(":", 1)[0].lower() == "memory":
-        from projections.memory import MemoryCheckpointStore
+        from eventsourcing.projections.memory import MemoryCheckpointStore
 
         return MemoryCheckpointStore()
-    from projections.sql import SQLCheckpointStore
+    from eventsourcing.projections.sql import SQLCheckpointStore
 
     return SQLCheckpointStore(url)
 

@@ -9,7 +9,7 @@ throwaway file) — no mocks, and no bookkeeping in the test::
 
 Each ``then_*`` runs the scenario from scratch: a fresh in-memory event store holding the given
 events, the projector's tables dropped and re-created, the whole log replayed (a `rebuild`).
-Exported by `projections.testing`, next to the checkpoint store contract.
+Exported by `eventsourcing.projections.testing`, next to the checkpoint store contract.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from typing import Any, Self
 from uuid import uuid4
 
 from eventsourcing import Aggregate, ConfigurationError, DomainEvent, EventStore, MemoryEventStore, NewEvent, clock
+from eventsourcing.projections.checkpoints import CheckpointStore
+from eventsourcing.projections.projector import Projector
+from eventsourcing.projections.runner import ProjectionRunner
 from eventsourcing.testing.scenarios import ScenarioFailed
-from projections.checkpoints import CheckpointStore
-from projections.projector import Projector
-from projections.runner import ProjectionRunner
 
 __all__ = ["ProjectionScenario", "ScenarioFailed"]
 

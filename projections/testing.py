@@ -1,6 +1,6 @@
 """Test helpers shipped for users: the checkpoint store contract and `ProjectionScenario`.
 
-`ProjectionScenario` (see `projections.scenarios`): given events, then these view rows.
+`ProjectionScenario` (see `eventsourcing.projections.scenarios`): given events, then these view rows.
 
 The checkpoint store contract, written once and bound to every backend (like `EventStoreContract`)::
 
@@ -24,10 +24,10 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, Text
 
 from eventsourcing import StoreError
-from projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
-from projections.errors import CheckpointConflict
-from projections.scenarios import ProjectionScenario, ScenarioFailed
-from projections.view import View, ViewTables, table_copies
+from eventsourcing.projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
+from eventsourcing.projections.errors import CheckpointConflict
+from eventsourcing.projections.scenarios import ProjectionScenario, ScenarioFailed
+from eventsourcing.projections.view import View, ViewTables, table_copies
 
 __all__ = ["CheckpointStoreContract", "ProjectionScenario", "ScenarioFailed"]
 

@@ -24,7 +24,7 @@ from sqlalchemy import MetaData, Table
 from sqlalchemy.sql.elements import quoted_name
 
 if TYPE_CHECKING:
-    from projections.checkpoints import Checkpoint, CheckpointStore
+    from eventsourcing.projections.checkpoints import Checkpoint, CheckpointStore
 
 _TABLE_REF = re.compile(r"\{(\w+)\}")
 

@@ -2,14 +2,22 @@
 
 Layers, one package each, in the order the tutorial (docs/tutorial.md) builds them:
 
-- `sample_shopping_cart.domain`: the aggregates (`ShoppingCart`, `Product`), their events and rules;
+- `eventsourcing.sample_shopping_cart.domain`: the aggregates (`ShoppingCart`, `Product`), their events and rules;
   pure, no I/O.
-- `sample_shopping_cart.commands`: commands and their handlers on a `CommandBus` (idempotent on
+- `eventsourcing.sample_shopping_cart.commands`: commands and their handlers on a `CommandBus` (idempotent on
   the command id).
-- `sample_shopping_cart.views`: projectors keeping the query views (cart summaries, popular
+- `eventsourcing.sample_shopping_cart.views`: projectors keeping the query views (cart summaries, popular
   products, abandoned carts).
-- `sample_shopping_cart.shop`: `Shop`, the application object that wires a store, the bus, the
+- `eventsourcing.sample_shopping_cart.shop`: `Shop`, the application object that wires a store, the bus, the
   repositories and the projection runner together.
-- `sample_shopping_cart.api`: the HTTP API and the web page (FastAPI).
-- ``python -m sample_shopping_cart demo | serve``: the entry points.
+- `eventsourcing.sample_shopping_cart.api`: the HTTP API and the web page (FastAPI).
+- ``python -m eventsourcing.sample_shopping_cart demo | serve``: the entry points.
 """
+
+# The folder sits at the repository's top; it is never a top-level package.
+if __name__ != "eventsourcing.sample_shopping_cart":
+    raise ImportError(f"import eventsourcing.sample_shopping_cart, not {__name__}")
+
+from eventsourcing._coinstall import refuse_pyeventsourcing
+
+refuse_pyeventsourcing()  # this package's own entry point: pyeventsourcing may have replaced eventsourcing/__init__.py

@@ -1,4 +1,4 @@
-"""``python -m sample_shopping_cart demo | serve [--store URL] [--port N]``."""
+"""``python -m eventsourcing.sample_shopping_cart demo | serve [--store URL] [--port N]``."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import tempfile
 from pathlib import Path
 
 from eventsourcing import EventSourcingError
+from eventsourcing.sample_shopping_cart.api.limits import DEFAULT_MAX_BODY
 from eventsourcing.urls import redact
-from sample_shopping_cart.api.limits import DEFAULT_MAX_BODY
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sample_shopping_cart", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m eventsourcing.sample_shopping_cart", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run a scripted scenario and print events, views and a time-travel replay")
     demo.add_argument("--store", help="event store URL (default: a new SQLite file in a temporary directory)")
@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
-            from sample_shopping_cart.demo import run_demo
+            from eventsourcing.sample_shopping_cart.demo import run_demo
 
             # The demo's output is the story: the Kafka client's log lines (a broker without the
             # idempotent producer, say) would interleave with it. A failure still ends it with an error.
@@ -57,7 +57,7 @@ def _serve(store: str, views: str | None, port: int, max_body: int) -> int:
     except ImportError:
         print("error: serving needs the app extra: pip install 'async-eventsourcing[app]'", file=sys.stderr)
         return 1
-    from sample_shopping_cart.api import create_app
+    from eventsourcing.sample_shopping_cart.api import create_app
 
     print(f"shop: store {redact(store)}; open http://127.0.0.1:{port}/ (API docs at /docs)", flush=True)
     app = create_app(store, views_url=views, max_body=max_body)

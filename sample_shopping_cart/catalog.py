@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from sample_shopping_cart.commands import ListProduct
+from eventsourcing.sample_shopping_cart.commands import ListProduct
 
 # Command ids derived from the SKU: seeding twice (every `serve` start) is a retried command, a no-op.
 _SEED = uuid.UUID("5a3c2f1e-8b7d-4c6a-9e0f-1d2b3c4d5e6f")

@@ -1,6 +1,6 @@
 """The scripted demo: a morning at the shop, then its events, its views and a trip back in time.
 
-Run it with ``python -m sample_shopping_cart demo`` (a fresh SQLite file in a temporary directory)
+Run it with ``python -m eventsourcing.sample_shopping_cart demo`` (a fresh SQLite file in a temporary directory)
 or ``... demo --store URL`` (an existing store: PostgreSQL, SQLite, Kafka, ``memory://``; ``--views URL``
 puts the views elsewhere than the store's default, see `Shop`).
 """
@@ -14,8 +14,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from eventsourcing import Command
-from eventsourcing.urls import redact
-from sample_shopping_cart.commands import (
+from eventsourcing.sample_shopping_cart.commands import (
     AbandonCart,
     AddItem,
     ApplyDiscount,
@@ -25,9 +24,10 @@ from sample_shopping_cart.commands import (
     OpenCart,
     RemoveItem,
 )
-from sample_shopping_cart.domain import ShopError, ShoppingCart, from_cents
-from sample_shopping_cart.shop import Shop
-from sample_shopping_cart.views import abandoned_carts, cart_summaries, popular_products
+from eventsourcing.sample_shopping_cart.domain import ShopError, ShoppingCart, from_cents
+from eventsourcing.sample_shopping_cart.shop import Shop
+from eventsourcing.sample_shopping_cart.views import abandoned_carts, cart_summaries, popular_products
+from eventsourcing.urls import redact
 
 Print = Callable[[str], None]
 
@@ -107,7 +107,8 @@ async def run_demo(store_url: str, out: Print = print, *, views_url: str | None 
         out("\nReplay it yourself with the CLI:")
         store = shlex.quote(redact(store_url))  # with a password: the user puts it back in
         at = middle.isoformat()
-        out(f"  eventsourcing replay --store {store} --app sample_shopping_cart.domain cart {alice} --at {at}")
+        app = "eventsourcing.sample_shopping_cart.domain"
+        out(f"  eventsourcing replay --store {store} --app {app} cart {alice} --at {at}")
     return alice
 
 

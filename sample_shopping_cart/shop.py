@@ -38,11 +38,11 @@ from eventsourcing import (
     Repository,
     open_store,
 )
-from projections import CheckpointStore, ProjectionRunner, ProjectionStatus
-from sample_shopping_cart.catalog import starter_catalog
-from sample_shopping_cart.commands import build_bus
-from sample_shopping_cart.domain import IdInUse, Product, ShoppingCart
-from sample_shopping_cart.views import all_projectors
+from eventsourcing.projections import CheckpointStore, ProjectionRunner, ProjectionStatus
+from eventsourcing.sample_shopping_cart.catalog import starter_catalog
+from eventsourcing.sample_shopping_cart.commands import build_bus
+from eventsourcing.sample_shopping_cart.domain import IdInUse, Product, ShoppingCart
+from eventsourcing.sample_shopping_cart.views import all_projectors
 
 _CREATIONS = ("cart.open", "product.list")
 

@@ -5,10 +5,18 @@ version or time and applies only the later events; given ``snapshot_policy=`` it
 snapshots after saves (never before the events are stored, never failing the save).
 """
 
+if __name__ != "eventsourcing.snapshots":  # the folder sits at the repository's top; it is never a top-level package
+    raise ImportError(f"import eventsourcing.snapshots, not {__name__}")
+
+from eventsourcing._coinstall import refuse_pyeventsourcing
+
+refuse_pyeventsourcing()  # this package's own entry point: pyeventsourcing may have replaced eventsourcing/__init__.py
+
+
+from eventsourcing.snapshots.memory import MemorySnapshotStore
+from eventsourcing.snapshots.policies import EveryNEvents, OnDemand
+from eventsourcing.snapshots.sql import SQLSnapshotStore
 from eventsourcing.snapshotting import Snapshot, SnapshotPolicy, SnapshotStore, StateCodec
-from snapshots.memory import MemorySnapshotStore
-from snapshots.policies import EveryNEvents, OnDemand
-from snapshots.sql import SQLSnapshotStore
 
 __all__ = [
     "EveryNEvents",

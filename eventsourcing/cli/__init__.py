@@ -12,11 +12,17 @@ from collections.abc import Sequence
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI (the ``eventsourcing`` console script); exits the process with the command's code."""
-    try:
-        from eventsourcing.cli.app import run
-    except ImportError as err:  # the `cli` extra is not installed
-        import sys
+    import sys
 
+    from eventsourcing._coinstall import CoinstalledPyEventSourcing, refuse_pyeventsourcing
+
+    try:
+        refuse_pyeventsourcing()  # pyeventsourcing may have replaced eventsourcing/__init__.py
+        from eventsourcing.cli.app import run
+    except CoinstalledPyEventSourcing as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except ImportError as err:  # the `cli` extra is not installed
         print(
             f"error: the eventsourcing CLI needs the `cli` extra ({err}): pip install 'async-eventsourcing[cli]'",
             file=sys.stderr,

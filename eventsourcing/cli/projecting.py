@@ -33,8 +33,8 @@ from eventsourcing.cli.rendering import jsonable
 from eventsourcing.cli.replaying import LONG_REPLAY
 from eventsourcing.cli.stores import check_url, open_events, scheme_of
 from eventsourcing.events import DomainEvent, RecordedEvent
+from eventsourcing.projections import ProjectionRunner, ProjectionStatus, Projector, SQLCheckpointStore
 from eventsourcing.stores.base import EventStore
-from projections import ProjectionRunner, ProjectionStatus, Projector, SQLCheckpointStore
 
 T = TypeVar("T")
 

@@ -103,11 +103,11 @@ async def open_snapshots(url: str, *, must_exist: bool = True) -> AsyncIterator[
             "(sqlite:///snapshots.db or postgresql://...)"
         )
     if scheme_of(url) == "memory":
-        from snapshots import MemorySnapshotStore
+        from eventsourcing.snapshots import MemorySnapshotStore
 
         yield MemorySnapshotStore()
         return
-    from snapshots import SQLSnapshotStore
+    from eventsourcing.snapshots import SQLSnapshotStore
 
     async with SQLSnapshotStore(url) as store:
         yield store

@@ -8,9 +8,9 @@ from typing import Any, Protocol, Self
 from sqlalchemy import Table
 
 from eventsourcing import ConfigurationError
+from eventsourcing.projections.checkpoints import Checkpoint, DeadLetter
+from eventsourcing.projections.view import View
 from eventsourcing.urls import redact, sql_dialect
-from projections.checkpoints import Checkpoint, DeadLetter
-from projections.view import View
 
 __all__ = ["SQLCheckpointStore"]
 
@@ -48,11 +48,11 @@ class SQLCheckpointStore:
         self.url = url
         scheme = sql_dialect(url)
         if scheme == "sqlite":
-            from projections.sql.sqlite import SQLiteCheckpointBackend
+            from eventsourcing.projections.sql.sqlite import SQLiteCheckpointBackend
 
             self._backend: _Backend = SQLiteCheckpointBackend(url, busy_timeout=busy_timeout)
         elif scheme == "postgresql":
-            from projections.sql.postgres import PostgresCheckpointBackend
+            from eventsourcing.projections.sql.postgres import PostgresCheckpointBackend
 
             self._backend = PostgresCheckpointBackend(url, pool_size=pool_size, command_timeout=command_timeout)
         else:

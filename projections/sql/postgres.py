@@ -26,12 +26,19 @@ from uuid import UUID
 from sqlalchemy import Table
 
 from eventsourcing import ConfigurationError, clock
+from eventsourcing.projections.checkpoints import Checkpoint, DeadLetter, decode_position, encode_position
+from eventsourcing.projections.checkpoints import batch_failed as _batch_failed
+from eventsourcing.projections.errors import CheckpointConflict
+from eventsourcing.projections.sql.ddl import (
+    CHECKPOINTS,
+    DEAD_LETTERS,
+    ERRORS,
+    create_statements,
+    drop_statements,
+    metadata,
+)
+from eventsourcing.projections.view import Ops, View
 from eventsourcing.stores.sql.rows import iso_utc
-from projections.checkpoints import Checkpoint, DeadLetter, decode_position, encode_position
-from projections.checkpoints import batch_failed as _batch_failed
-from projections.errors import CheckpointConflict
-from projections.sql.ddl import CHECKPOINTS, DEAD_LETTERS, ERRORS, create_statements, drop_statements, metadata
-from projections.view import Ops, View
 
 try:
     import asyncpg
@@ -248,7 +255,7 @@ async def _finish(conn: asyncpg.Connection, args: tuple[Any, ...], ops: Ops, dea
 
 
 def _numbered(sql: str) -> str:
-    from projections.view import _numbered as numbered
+    from eventsourcing.projections.view import _numbered as numbered
 
     return numbered(sql)
 

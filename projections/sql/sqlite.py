@@ -23,13 +23,20 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from eventsourcing import ConfigurationError, clock
+from eventsourcing.projections.checkpoints import Checkpoint, DeadLetter, decode_position, encode_position
+from eventsourcing.projections.checkpoints import batch_failed as _batch_failed
+from eventsourcing.projections.errors import CheckpointConflict
+from eventsourcing.projections.sql.ddl import (
+    CHECKPOINTS,
+    DEAD_LETTERS,
+    ERRORS,
+    create_statements,
+    drop_statements,
+    metadata,
+)
+from eventsourcing.projections.view import Ops, View
 from eventsourcing.stores.sql.rows import iso_utc
 from eventsourcing.stores.sql.sqlite_runner import SQLiteRunner
-from projections.checkpoints import Checkpoint, DeadLetter, decode_position, encode_position
-from projections.checkpoints import batch_failed as _batch_failed
-from projections.errors import CheckpointConflict
-from projections.sql.ddl import CHECKPOINTS, DEAD_LETTERS, ERRORS, create_statements, drop_statements, metadata
-from projections.view import Ops, View
 
 _DIALECT = sqlite_dialect.dialect()
 

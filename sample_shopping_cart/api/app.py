@@ -10,12 +10,12 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from sample_shopping_cart.api import carts, catalog, views
-from sample_shopping_cart.api.errors import install_error_handlers
-from sample_shopping_cart.api.limits import DEFAULT_MAX_BODY, BodyLimit
-from sample_shopping_cart.shop import Shop
+from eventsourcing.sample_shopping_cart.api import carts, catalog, views
+from eventsourcing.sample_shopping_cart.api.errors import install_error_handlers
+from eventsourcing.sample_shopping_cart.api.limits import DEFAULT_MAX_BODY, BodyLimit
+from eventsourcing.sample_shopping_cart.shop import Shop
 
-STATIC = resources.files("sample_shopping_cart.api") / "static"
+STATIC = resources.files("eventsourcing.sample_shopping_cart.api") / "static"
 
 
 def create_app(

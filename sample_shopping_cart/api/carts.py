@@ -10,7 +10,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Body, Response, status
 
 from eventsourcing import Command
-from sample_shopping_cart.api.dependencies import (
+from eventsourcing.sample_shopping_cart.api.dependencies import (
     AsOfQuery,
     CartIdPath,
     CommandIdHeader,
@@ -22,7 +22,7 @@ from sample_shopping_cart.api.dependencies import (
     command_fields,
     parse_as_of,
 )
-from sample_shopping_cart.api.schemas import (
+from eventsourcing.sample_shopping_cart.api.schemas import (
     AbandonBody,
     AddItemBody,
     CartChangeBody,
@@ -33,7 +33,7 @@ from sample_shopping_cart.api.schemas import (
     EventOut,
     OpenCartBody,
 )
-from sample_shopping_cart.commands import (
+from eventsourcing.sample_shopping_cart.commands import (
     AbandonCart,
     AddItem,
     ApplyDiscount,
@@ -42,8 +42,8 @@ from sample_shopping_cart.commands import (
     OpenCart,
     RemoveItem,
 )
-from sample_shopping_cart.domain import ShoppingCart
-from sample_shopping_cart.shop import Shop
+from eventsourcing.sample_shopping_cart.domain import ShoppingCart
+from eventsourcing.sample_shopping_cart.shop import Shop
 
 ERRORS: dict[int | str, dict[str, object]] = {
     404: {"model": ErrorOut, "description": "No such cart"},

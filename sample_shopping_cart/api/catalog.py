@@ -6,8 +6,8 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Response, status
 
-from sample_shopping_cart.api.carts import ERRORS
-from sample_shopping_cart.api.dependencies import (
+from eventsourcing.sample_shopping_cart.api.carts import ERRORS
+from eventsourcing.sample_shopping_cart.api.dependencies import (
     AsOfQuery,
     CommandIdHeader,
     ShopDep,
@@ -15,9 +15,9 @@ from sample_shopping_cart.api.dependencies import (
     command_fields,
     parse_as_of,
 )
-from sample_shopping_cart.api.schemas import CommandBody, ListProductBody, PriceBody, ProductOut
-from sample_shopping_cart.commands import ChangePrice, DiscontinueProduct, ListProduct
-from sample_shopping_cart.views import PopularProducts, ProductPopularity, popular_products
+from eventsourcing.sample_shopping_cart.api.schemas import CommandBody, ListProductBody, PriceBody, ProductOut
+from eventsourcing.sample_shopping_cart.commands import ChangePrice, DiscontinueProduct, ListProduct
+from eventsourcing.sample_shopping_cart.views import PopularProducts, ProductPopularity, popular_products
 
 router = APIRouter(prefix="/api/products", tags=["products"], responses=ERRORS)
 

@@ -9,9 +9,9 @@ from uuid import UUID
 from fastapi import Depends, Header, HTTPException, Path, Query, Request
 
 from eventsourcing import InvalidTimestamp
-from sample_shopping_cart.api.schemas import CartChangeBody, CommandBody
-from sample_shopping_cart.commands.fields import ID_PATTERN, MAX_ID, MAX_VERSION
-from sample_shopping_cart.shop import Shop
+from eventsourcing.sample_shopping_cart.api.schemas import CartChangeBody, CommandBody
+from eventsourcing.sample_shopping_cart.commands.fields import ID_PATTERN, MAX_ID, MAX_VERSION
+from eventsourcing.sample_shopping_cart.shop import Shop
 
 
 def get_shop(request: Request) -> Shop:

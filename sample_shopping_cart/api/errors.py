@@ -33,8 +33,8 @@ from eventsourcing import (
     InvalidTimestamp,
     StreamTypeMismatch,
 )
-from projections import ProjectionError
-from sample_shopping_cart.domain import CartAlreadyExists, IdInUse, ProductAlreadyListed, ShopError
+from eventsourcing.projections import ProjectionError
+from eventsourcing.sample_shopping_cart.domain import CartAlreadyExists, IdInUse, ProductAlreadyListed, ShopError
 
 CONFLICTS = (CartAlreadyExists, ProductAlreadyListed, IdInUse)
 
@@ -46,7 +46,7 @@ def answer(
 
 
 _HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
-logger = logging.getLogger("sample_shopping_cart.api")
+logger = logging.getLogger("eventsourcing.sample_shopping_cart.api")
 
 
 def _validation_errors(errors: Any) -> list[dict[str, Any]]:

@@ -10,8 +10,8 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from eventsourcing import DomainEvent, RecordedEvent
-from sample_shopping_cart.commands.fields import MAX_VERSION, Id, Price, Text
-from sample_shopping_cart.domain import Product, ShoppingCart
+from eventsourcing.sample_shopping_cart.commands.fields import MAX_VERSION, Id, Price, Text
+from eventsourcing.sample_shopping_cart.domain import Product, ShoppingCart
 
 # -- requests -----------------------------------------------------------------------------------------
 

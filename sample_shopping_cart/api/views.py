@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from eventsourcing import AggregateNotFound
-from sample_shopping_cart.api.dependencies import CartIdPath, ShopDep
-from sample_shopping_cart.api.schemas import ErrorOut
-from sample_shopping_cart.views import (
+from eventsourcing.sample_shopping_cart.api.dependencies import CartIdPath, ShopDep
+from eventsourcing.sample_shopping_cart.api.schemas import ErrorOut
+from eventsourcing.sample_shopping_cart.views import (
     AbandonedCart,
     AbandonedCarts,
     CartSummary,

@@ -4,8 +4,8 @@ Every command is routed through one `CommandBus` (`build_bus`), idempotent on it
 a client that retries with the same id never changes anything twice.
 """
 
-from sample_shopping_cart.commands.handlers import build_bus
-from sample_shopping_cart.commands.messages import (
+from eventsourcing.sample_shopping_cart.commands.handlers import build_bus
+from eventsourcing.sample_shopping_cart.commands.messages import (
     AbandonCart,
     AddItem,
     ApplyDiscount,

@@ -17,7 +17,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from sample_shopping_cart.domain import MAX_PRICE
+from eventsourcing.sample_shopping_cart.domain import MAX_PRICE
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~:@-]*$"
 MAX_ID = 100

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from eventsourcing import AggregateNotFound, CommandBus, ConcurrencyError, EventStore, Repository, StreamTypeMismatch
-from sample_shopping_cart.commands.messages import (
+from eventsourcing.sample_shopping_cart.commands.messages import (
     AbandonCart,
     AddItem,
     ApplyDiscount,
@@ -23,7 +23,7 @@ from sample_shopping_cart.commands.messages import (
     OpenCart,
     RemoveItem,
 )
-from sample_shopping_cart.domain import (
+from eventsourcing.sample_shopping_cart.domain import (
     CartAlreadyExists,
     Product,
     ProductAlreadyListed,

@@ -17,8 +17,8 @@ from typing import ClassVar
 from pydantic import Field
 
 from eventsourcing import Command
-from sample_shopping_cart.commands.fields import MAX_VERSION, Id, Price, Text
-from sample_shopping_cart.domain import Product, ShoppingCart
+from eventsourcing.sample_shopping_cart.commands.fields import MAX_VERSION, Id, Price, Text
+from eventsourcing.sample_shopping_cart.domain import Product, ShoppingCart
 
 # Every command names the one aggregate it changes (`aggregate_id`) and its type (`aggregate_type`):
 # one aggregate per command.

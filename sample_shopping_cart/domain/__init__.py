@@ -1,11 +1,11 @@
 """The shop's domain: carts and products, their events and their rules. Pure: no I/O.
 
 Importing this package declares every event and aggregate class, which is what the CLI needs
-(``eventsourcing replay --app sample_shopping_cart.domain cart CART_ID``).
+(``eventsourcing replay --app eventsourcing.sample_shopping_cart.domain cart CART_ID``).
 """
 
-from sample_shopping_cart.domain.cart import CartStatus, ShoppingCart
-from sample_shopping_cart.domain.cart_events import (
+from eventsourcing.sample_shopping_cart.domain.cart import CartStatus, ShoppingCart
+from eventsourcing.sample_shopping_cart.domain.cart_events import (
     CartAbandoned,
     CartCheckedOut,
     CartLine,
@@ -15,8 +15,8 @@ from sample_shopping_cart.domain.cart_events import (
     ItemQuantityChanged,
     ItemRemoved,
 )
-from sample_shopping_cart.domain.discounts import DISCOUNT_CODES, DiscountCode, find_discount
-from sample_shopping_cart.domain.errors import (
+from eventsourcing.sample_shopping_cart.domain.discounts import DISCOUNT_CODES, DiscountCode, find_discount
+from eventsourcing.sample_shopping_cart.domain.errors import (
     CartAlreadyExists,
     CartClosed,
     CartFull,
@@ -32,9 +32,13 @@ from sample_shopping_cart.domain.errors import (
     UnknownDiscountCode,
     UnknownProduct,
 )
-from sample_shopping_cart.domain.money import MAX_PRICE, cents, from_cents, price
-from sample_shopping_cart.domain.product import Product
-from sample_shopping_cart.domain.product_events import ProductDiscontinued, ProductListed, ProductPriceChanged
+from eventsourcing.sample_shopping_cart.domain.money import MAX_PRICE, cents, from_cents, price
+from eventsourcing.sample_shopping_cart.domain.product import Product
+from eventsourcing.sample_shopping_cart.domain.product_events import (
+    ProductDiscontinued,
+    ProductListed,
+    ProductPriceChanged,
+)
 
 __all__ = [
     "DISCOUNT_CODES",

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 from eventsourcing import Aggregate, on
-from sample_shopping_cart.domain.cart_events import (
+from eventsourcing.sample_shopping_cart.domain.cart_events import (
     CartAbandoned,
     CartCheckedOut,
     CartLine,
@@ -22,8 +22,8 @@ from sample_shopping_cart.domain.cart_events import (
     ItemQuantityChanged,
     ItemRemoved,
 )
-from sample_shopping_cart.domain.discounts import DiscountCode
-from sample_shopping_cart.domain.errors import (
+from eventsourcing.sample_shopping_cart.domain.discounts import DiscountCode
+from eventsourcing.sample_shopping_cart.domain.errors import (
     CartClosed,
     CartFull,
     DiscountAlreadyApplied,
@@ -31,7 +31,7 @@ from sample_shopping_cart.domain.errors import (
     InvalidQuantity,
     ItemNotInCart,
 )
-from sample_shopping_cart.domain.money import percent_of
+from eventsourcing.sample_shopping_cart.domain.money import percent_of
 
 
 class CartStatus(enum.StrEnum):

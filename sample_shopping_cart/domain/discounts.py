@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sample_shopping_cart.domain.errors import UnknownDiscountCode
+from eventsourcing.sample_shopping_cart.domain.errors import UnknownDiscountCode
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from sample_shopping_cart.domain.errors import InvalidPrice
+from eventsourcing.sample_shopping_cart.domain.errors import InvalidPrice
 
 CENT = Decimal("0.01")
 MAX_PRICE = Decimal("999999.99")

@@ -10,9 +10,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from eventsourcing import Aggregate, on
-from sample_shopping_cart.domain.errors import ProductUnavailable
-from sample_shopping_cart.domain.money import price
-from sample_shopping_cart.domain.product_events import ProductDiscontinued, ProductListed, ProductPriceChanged
+from eventsourcing.sample_shopping_cart.domain.errors import ProductUnavailable
+from eventsourcing.sample_shopping_cart.domain.money import price
+from eventsourcing.sample_shopping_cart.domain.product_events import (
+    ProductDiscontinued,
+    ProductListed,
+    ProductPriceChanged,
+)
 
 
 class Product(Aggregate):

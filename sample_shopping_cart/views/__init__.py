@@ -5,10 +5,19 @@ Each projector owns its tables and its checkpoint, and can be rebuilt on its own
 waits for them to catch up with its own writes before answering a query (read-your-writes).
 """
 
-from projections import Projector
-from sample_shopping_cart.views.abandoned_carts import AbandonedCart, AbandonedCarts, abandoned_carts
-from sample_shopping_cart.views.cart_summary import CartSummary, CartSummaryLine, CartSummaryView, cart_summaries
-from sample_shopping_cart.views.popular_products import PopularProducts, ProductPopularity, popular_products
+from eventsourcing.projections import Projector
+from eventsourcing.sample_shopping_cart.views.abandoned_carts import AbandonedCart, AbandonedCarts, abandoned_carts
+from eventsourcing.sample_shopping_cart.views.cart_summary import (
+    CartSummary,
+    CartSummaryLine,
+    CartSummaryView,
+    cart_summaries,
+)
+from eventsourcing.sample_shopping_cart.views.popular_products import (
+    PopularProducts,
+    ProductPopularity,
+    popular_products,
+)
 
 
 def all_projectors() -> list[Projector]:

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text
 
 from eventsourcing import RecordedEvent, on
-from projections import CheckpointStore, Projector, View
-from sample_shopping_cart.domain import CartAbandoned, CartCheckedOut, CartOpened, ShoppingCart, cents
+from eventsourcing.projections import CheckpointStore, Projector, View
+from eventsourcing.sample_shopping_cart.domain import CartAbandoned, CartCheckedOut, CartOpened, ShoppingCart, cents
 
 metadata = MetaData()
 unfinished = Table(

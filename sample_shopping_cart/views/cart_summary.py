@@ -1,7 +1,7 @@
 """Cart summaries: every cart with its lines and totals, for listing carts without loading each one.
 
 Totals are kept in integer cents, in 64-bit columns: with the shop's bounds (see
-`sample_shopping_cart.domain.money`) no total can overflow them. The discount is computed when
+`eventsourcing.sample_shopping_cart.domain.money`) no total can overflow them. The discount is computed when
 reading, with the same rounding as the aggregate (half up, to the cent), so the view and the cart
 always agree on a total.
 """
@@ -14,8 +14,8 @@ from pydantic import BaseModel
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text, text
 
 from eventsourcing import RecordedEvent, on
-from projections import CheckpointStore, Projector, View
-from sample_shopping_cart.domain import (
+from eventsourcing.projections import CheckpointStore, Projector, View
+from eventsourcing.sample_shopping_cart.domain import (
     CartAbandoned,
     CartCheckedOut,
     CartOpened,

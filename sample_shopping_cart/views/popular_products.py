@@ -11,8 +11,8 @@ from pydantic import BaseModel
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text, text
 
 from eventsourcing import RecordedEvent, on
-from projections import CheckpointStore, Projector, View
-from sample_shopping_cart.domain import (
+from eventsourcing.projections import CheckpointStore, Projector, View
+from eventsourcing.sample_shopping_cart.domain import (
     CartAbandoned,
     CartCheckedOut,
     ItemAdded,

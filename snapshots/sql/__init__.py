@@ -1,7 +1,7 @@
 """`SQLSnapshotStore`: snapshots in a SQL table, in the event store's database or another one.
 
-One class for every SQL URL; the dialect's module does the work: `snapshots.sql.sqlite` (through
-the event store's `SQLiteRunner`) and `snapshots.sql.postgres` (asyncpg, imported only for a
+One class for every SQL URL; the dialect's module does the work: `eventsourcing.snapshots.sql.sqlite` (through
+the event store's `SQLiteRunner`) and `eventsourcing.snapshots.sql.postgres` (asyncpg, imported only for a
 ``postgresql://`` URL, so SQLite users need no PostgreSQL driver).
 """
 
@@ -47,11 +47,11 @@ class SQLSnapshotStore:
         scheme = sql_dialect(url)
         self._backend: _Backend
         if scheme == "sqlite":
-            from snapshots.sql.sqlite import SQLiteSnapshots
+            from eventsourcing.snapshots.sql.sqlite import SQLiteSnapshots
 
             self._backend = SQLiteSnapshots(url, busy_timeout=busy_timeout)
         elif scheme == "postgresql":
-            from snapshots.sql.postgres import PostgresSnapshots
+            from eventsourcing.snapshots.sql.postgres import PostgresSnapshots
 
             self._backend = PostgresSnapshots(url, pool_size=pool_size, command_timeout=command_timeout)
         else:

@@ -32,11 +32,21 @@ class Server:
 
 
 def start_server(store: str, log: Path, *options: str) -> Server:
-    """``python -m sample_shopping_cart serve [options]`` in a child process, once it answers /api/health."""
+    """``python -m eventsourcing.sample_shopping_cart serve [options]`` in a child process, once it answers."""
     port = free_port()
     out = log.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "sample_shopping_cart", "serve", "--port", str(port), "--store", store, *options],
+        [
+            sys.executable,
+            "-m",
+            "eventsourcing.sample_shopping_cart",
+            "serve",
+            "--port",
+            str(port),
+            "--store",
+            store,
+            *options,
+        ],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=out,

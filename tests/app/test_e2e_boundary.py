@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sample_shopping_cart.api.limits import DEFAULT_MAX_BODY
-from sample_shopping_cart.domain import MAX_PRICE, ShoppingCart
+from eventsourcing.sample_shopping_cart.api.limits import DEFAULT_MAX_BODY
+from eventsourcing.sample_shopping_cart.domain import MAX_PRICE, ShoppingCart
 from tests.app.conftest import Server, start_server, stop_server
 
 
@@ -386,7 +386,7 @@ def test_a_stopped_view_is_503_and_the_other_views_keep_answering(tmp_path: Path
     import asyncio
 
     from eventsourcing import Repository, open_store
-    from sample_shopping_cart.domain import Product, ProductListed
+    from eventsourcing.sample_shopping_cart.domain import Product, ProductListed
 
     store = f"sqlite:///{tmp_path / 'shop.db'}"
 

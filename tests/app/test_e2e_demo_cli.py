@@ -18,7 +18,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def run_demo(store: str) -> str:
-    done = run(sys.executable, "-m", "sample_shopping_cart", "demo", "--store", store)
+    done = run(sys.executable, "-m", "eventsourcing.sample_shopping_cart", "demo", "--store", store)
     assert done.returncode == 0, done.stderr
     for heading in ("== Alice's cart, event by event", "== View: popular products", "== Time travel"):
         assert heading in done.stdout
@@ -36,7 +36,9 @@ def test_the_demo_then_a_replay_with_the_cli(tmp_path: Path) -> None:
     assert [e for _, e in events][-1] == "cart.checked_out"
 
     eventsourcing = str(Path(sys.executable).with_name("eventsourcing"))
-    replay = run(eventsourcing, "replay", "--store", store, "--app", "sample_shopping_cart.domain", "cart", cart_id)
+    replay = run(
+        eventsourcing, "replay", "--store", store, "--app", "eventsourcing.sample_shopping_cart.domain", "cart", cart_id
+    )
     replay_at = run(*[eventsourcing, "replay", *suggested.group(1).split(), "--at", suggested.group(2), "--json"])
     assert replay.returncode == 0 and replay_at.returncode == 0, replay.stderr + replay_at.stderr
     past = json.loads(replay_at.stdout)

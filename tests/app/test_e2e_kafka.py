@@ -18,8 +18,8 @@ from pathlib import Path
 
 import httpx
 
-from sample_shopping_cart.commands import AddItem, OpenCart
-from sample_shopping_cart.shop import Shop
+from eventsourcing.sample_shopping_cart.commands import AddItem, OpenCart
+from eventsourcing.sample_shopping_cart.shop import Shop
 from tests.app.conftest import start_server, stop_server
 from tests.app.test_e2e_demo_cli import run
 
@@ -34,7 +34,7 @@ def new_prefix() -> str:
 
 def test_the_demo_on_kafka_then_a_replay_with_the_cli(kafka_bootstrap: str, tmp_path: Path) -> None:
     store = kafka_url(kafka_bootstrap, new_prefix(), tmp_path / "index.db")
-    done = run(sys.executable, "-m", "sample_shopping_cart", "demo", "--store", store)
+    done = run(sys.executable, "-m", "eventsourcing.sample_shopping_cart", "demo", "--store", store)
     assert (done.returncode, done.stderr) == (0, "")
     out = done.stdout
     assert "(duplicate: nothing changed)" in out and "refused: cart_closed" in out

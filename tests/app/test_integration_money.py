@@ -14,10 +14,17 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from sample_shopping_cart.commands import AbandonCart, AddItem, ApplyDiscount, CheckOut, ListProduct, OpenCart
-from sample_shopping_cart.domain import MAX_PRICE, CartFull, InvalidPrice, ShoppingCart, cents
-from sample_shopping_cart.shop import Shop
-from sample_shopping_cart.views import abandoned_carts, cart_summaries, popular_products
+from eventsourcing.sample_shopping_cart.commands import (
+    AbandonCart,
+    AddItem,
+    ApplyDiscount,
+    CheckOut,
+    ListProduct,
+    OpenCart,
+)
+from eventsourcing.sample_shopping_cart.domain import MAX_PRICE, CartFull, InvalidPrice, ShoppingCart, cents
+from eventsourcing.sample_shopping_cart.shop import Shop
+from eventsourcing.sample_shopping_cart.views import abandoned_carts, cart_summaries, popular_products
 
 Q = ShoppingCart.MAX_QUANTITY
 LINES = ShoppingCart.MAX_LINES

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from eventsourcing import ConcurrencyError
-from sample_shopping_cart.commands import (
+from eventsourcing.sample_shopping_cart.commands import (
     AbandonCart,
     AddItem,
     ApplyDiscount,
@@ -19,8 +19,8 @@ from sample_shopping_cart.commands import (
     OpenCart,
     RemoveItem,
 )
-from sample_shopping_cart.shop import Shop
-from sample_shopping_cart.views import abandoned_carts, cart_summaries, popular_products
+from eventsourcing.sample_shopping_cart.shop import Shop
+from eventsourcing.sample_shopping_cart.views import abandoned_carts, cart_summaries, popular_products
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

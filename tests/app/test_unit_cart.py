@@ -6,8 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from eventsourcing.testing import AggregateScenario
-from sample_shopping_cart.domain import (
+from eventsourcing.sample_shopping_cart.domain import (
     CartAbandoned,
     CartCheckedOut,
     CartClosed,
@@ -25,6 +24,7 @@ from sample_shopping_cart.domain import (
     ShoppingCart,
     find_discount,
 )
+from eventsourcing.testing import AggregateScenario
 
 OPENED = CartOpened(customer_id="alice")
 TEA = ItemAdded(sku="tea", name="Green tea", quantity=2, unit_price=Decimal("6.90"))

@@ -8,8 +8,7 @@ from decimal import Decimal
 import pytest
 
 from eventsourcing import AggregateNotFound, CommandError, ConcurrencyError, InvalidCommand
-from eventsourcing.testing import CommandScenario
-from sample_shopping_cart.commands import (
+from eventsourcing.sample_shopping_cart.commands import (
     AbandonCart,
     AddItem,
     ApplyDiscount,
@@ -22,7 +21,7 @@ from sample_shopping_cart.commands import (
     RemoveItem,
     build_bus,
 )
-from sample_shopping_cart.domain import (
+from eventsourcing.sample_shopping_cart.domain import (
     CartAlreadyExists,
     CartCheckedOut,
     CartClosed,
@@ -42,6 +41,7 @@ from sample_shopping_cart.domain import (
     UnknownDiscountCode,
     UnknownProduct,
 )
+from eventsourcing.testing import CommandScenario
 
 MUG = ProductListed(name="Mug", price=Decimal("9.00"))
 OPENED = CartOpened(customer_id="alice")

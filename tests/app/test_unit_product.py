@@ -6,8 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from eventsourcing.testing import AggregateScenario
-from sample_shopping_cart.domain import (
+from eventsourcing.sample_shopping_cart.domain import (
     InvalidPrice,
     Product,
     ProductDiscontinued,
@@ -15,6 +14,7 @@ from sample_shopping_cart.domain import (
     ProductPriceChanged,
     ProductUnavailable,
 )
+from eventsourcing.testing import AggregateScenario
 
 LISTED = ProductListed(name="Mug", price=Decimal("9.00"))
 

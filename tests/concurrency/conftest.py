@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from eventsourcing import SQLEventStore
-from projections import SQLCheckpointStore
+from eventsourcing.projections import SQLCheckpointStore
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from eventsourcing import (
     StoreUnavailable,
     clock,
 )
-from projections import (
+from eventsourcing.projections import (
     MemoryCheckpointStore,
     PoisonEvent,
     ProjectionError,
@@ -39,7 +39,7 @@ from projections import (
     View,
     on,
 )
-from projections.errors import CheckpointConflict
+from eventsourcing.projections.errors import CheckpointConflict
 from tests.integration.projections_worker import (
     AUDIT,
     Counting,

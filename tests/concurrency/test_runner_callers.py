@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from eventsourcing import SQLEventStore
-from projections import ProjectionRunner, SQLCheckpointStore
+from eventsourcing.projections import ProjectionRunner, SQLCheckpointStore
 from tests.integration.projections_worker import Counting
 from tests.integration.test_projections import append, audit_ids, ticks, view_rows
 

@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 
 from eventsourcing import AppendResult, NewEvent, SQLEventStore, StoreUnavailable, clock
-from projections import ProjectionRunner, SQLCheckpointStore
+from eventsourcing.projections import ProjectionRunner, SQLCheckpointStore
 from tests.integration.projections_worker import STREAM_TYPE, Counting, Ticked
 from tests.postgres_server import PostgresServer, PostgresServerError
 

@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Column, Integer, MetaData, Table, Text
 
 from eventsourcing import AppendResult, NewEvent, RecordedEvent, SQLEventStore
-from projections import ProjectionRunner, Projector, SQLCheckpointStore, View, on
+from eventsourcing.projections import ProjectionRunner, Projector, SQLCheckpointStore, View, on
 from tests.conftest import TEST_DATABASE
 from tests.integration.projections_worker import STREAM_TYPE, Ticked
 from tests.postgres_server import PostgresServer

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from projections import MemoryCheckpointStore, SQLCheckpointStore
-from projections.testing import CheckpointStoreContract
+from eventsourcing.projections import MemoryCheckpointStore, SQLCheckpointStore
+from eventsourcing.projections.testing import CheckpointStoreContract
 
 
 class TestMemoryCheckpointStore(CheckpointStoreContract):

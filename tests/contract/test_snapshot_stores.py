@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from snapshots import MemorySnapshotStore, SQLSnapshotStore
-from snapshots.testing import SnapshotStoreContract
+from eventsourcing.snapshots import MemorySnapshotStore, SQLSnapshotStore
+from eventsourcing.snapshots.testing import SnapshotStoreContract
 
 
 class TestMemorySnapshotStore(SnapshotStoreContract):

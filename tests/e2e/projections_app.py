@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Integer, MetaData, Table, Text
 
 from eventsourcing import Aggregate, DomainEvent, RecordedEvent, on
-from projections import Projector, View
+from eventsourcing.projections import Projector, View
 
 
 class Tally(Aggregate):

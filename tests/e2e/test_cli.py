@@ -356,7 +356,7 @@ def test_snapshots_take_list_and_prune_stale(shop_copy: Path) -> None:
 
 
 async def _save_snapshot(url: str, snapshot: Snapshot) -> None:
-    from snapshots import SQLSnapshotStore
+    from eventsourcing.snapshots import SQLSnapshotStore
 
     async with SQLSnapshotStore(url) as store:
         await store.save(snapshot)
@@ -435,14 +435,14 @@ def test_debug_shows_the_traceback(shop: str) -> None:
 
 def test_cli_is_loaded_lazily(shop: str) -> None:
     """``import eventsourcing`` loads no CLI; the CLI loads ``snapshots`` only for snapshot work."""
-    heavy = ("typer", "rich", "eventsourcing.cli", "snapshots")
+    heavy = ("typer", "rich", "eventsourcing.cli", "eventsourcing.snapshots", "eventsourcing.projections")
     code = f"import sys, eventsourcing; print(sorted(m for m in sys.modules if m.startswith({heavy!r})))"
     assert ok("-c", code, command=[sys.executable]).strip() == "[]"
     code = (
         "import sys\nfrom eventsourcing.cli import main\n"
         f"try:\n    main(['replay', '--store', {shop!r}, '--app', 'cli_app', 'e2e.Cart', 'cart-1', '--json'])\n"
         "except SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
-        "print('snapshots' in sys.modules, 'typer' in sys.modules, file=sys.stderr)\n"
+        "print('eventsourcing.snapshots' in sys.modules, 'typer' in sys.modules, file=sys.stderr)\n"
     )
     done = run("-c", code, command=[sys.executable])
     assert done.returncode == 0 and done.stderr == "False True\n", done.stderr

@@ -311,7 +311,7 @@ def test_failures_are_one_line_with_exit_codes(tmp_path: Path) -> None:
     base = ("--store", store, "--app", "projections_app")
     poison = tmp_path / "poison_app.py"
     poison.write_text(
-        "from projections import Projector, on\n"
+        "from eventsourcing.projections import Projector, on\n"
         "from projections_app import Tally\n\n\n"
         "class Strict(Projector):\n"
         "    name = 'strict'\n\n"
@@ -373,7 +373,7 @@ def test_projections_are_loaded_only_for_projection_commands(tmp_path: Path) -> 
         "import sys\nfrom eventsourcing.cli import main\n"
         f"try:\n    main(['events', '--store', {store!r}, '--json'])\n"
         "except SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
-        "print('projections' in sys.modules, file=sys.stderr)\n"
+        "print('eventsourcing.projections' in sys.modules, file=sys.stderr)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=HERE, env=env(), timeout=TIMEOUT, check=False

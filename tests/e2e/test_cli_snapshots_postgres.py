@@ -15,8 +15,8 @@ from decimal import Decimal
 from freezegun import freeze_time
 
 from eventsourcing import Repository, open_store
+from eventsourcing.snapshots import SQLSnapshotStore
 from eventsourcing.snapshotting import Snapshot
-from snapshots import SQLSnapshotStore
 from tests.e2e.cli_app import Cart
 from tests.e2e.test_cli import HERE, TIMEOUT, json_lines
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from eventsourcing import EventSourcingError, Repository, SQLEventStore, open_store
+from eventsourcing.projections.sql import SQLCheckpointStore
+from eventsourcing.snapshots import SQLSnapshotStore
 from eventsourcing.urls import redact
-from projections.sql import SQLCheckpointStore
-from snapshots import SQLSnapshotStore
 from tests.app.conftest import free_port
 from tests.e2e.cli_app import Cart
 from tests.postgres_server import PostgresServer
@@ -178,7 +178,7 @@ def test_the_reference_app_hides_the_password(postgres_server: PostgresServer, p
     url = with_password(postgres_url)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     demo = subprocess.run(
-        [sys.executable, "-m", "sample_shopping_cart", "demo", "--store", url],
+        [sys.executable, "-m", "eventsourcing.sample_shopping_cart", "demo", "--store", url],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -190,7 +190,7 @@ def test_the_reference_app_hides_the_password(postgres_server: PostgresServer, p
     assert_hidden(demo)
     assert "postgres:***@" in demo.stdout
     bad = subprocess.run(
-        [sys.executable, "-m", "sample_shopping_cart", "demo", "--store", f"postgresq://u:{SECRET}@h/db"],
+        [sys.executable, "-m", "eventsourcing.sample_shopping_cart", "demo", "--store", f"postgresq://u:{SECRET}@h/db"],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -22,8 +22,8 @@ from typing import Any
 
 from eventsourcing.avro import AvroCodec, MemorySchemaRegistry
 from eventsourcing.events import DomainEvent
+from eventsourcing.sample_shopping_cart.domain import cart_events, product_events
 from eventsourcing.serialization import JSONCodec
-from sample_shopping_cart.domain import cart_events, product_events
 
 ROOT = Path(__file__).resolve().parent
 MODULES = (cart_events, product_events)

@@ -23,8 +23,8 @@ import uuid
 from sqlalchemy import Column, MetaData, Table, Text
 
 from eventsourcing import ConcurrencyError, NewEvent, RecordedEvent, clock
+from eventsourcing.projections import ProjectionRunner, Projector, View, on
 from eventsourcing.stores.kafka import KafkaEventStore
-from projections import ProjectionRunner, Projector, View, on
 from tests.integration.projections_worker import STREAM_TYPE, Reporting, Ticked
 
 metadata = MetaData()

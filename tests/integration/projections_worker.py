@@ -16,7 +16,7 @@ import sys
 from sqlalchemy import Column, Integer, MetaData, Table, Text
 
 from eventsourcing import DomainEvent, RecordedEvent, SQLEventStore
-from projections import ProjectionRunner, Projector, View, on
+from eventsourcing.projections import ProjectionRunner, Projector, View, on
 
 STREAM_TYPE = "ptest.Counter"
 

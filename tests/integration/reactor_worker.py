@@ -12,7 +12,7 @@ import asyncio
 import sys
 
 from eventsourcing import RecordedEvent, SQLEventStore, on
-from projections import ProjectionRunner, Reaction
+from eventsourcing.projections import ProjectionRunner, Reaction
 from tests.integration.test_reactors import Fulfilment, Shop
 from tests.model import Cart
 

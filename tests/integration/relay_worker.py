@@ -15,7 +15,7 @@ import asyncio
 import sys
 
 from eventsourcing import RecordedEvent, SQLEventStore, on
-from projections import ProjectionRunner
+from eventsourcing.projections import ProjectionRunner
 from tests.integration.test_relay import OrderEvents, OrderPlaced
 from tests.model import Cart
 

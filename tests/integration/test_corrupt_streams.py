@@ -29,9 +29,9 @@ from freezegun import freeze_time
 
 from eventsourcing import CorruptStream, EventStore, MemoryEventStore, Repository, SQLEventStore
 from eventsourcing.cli.replaying import replay
+from eventsourcing.snapshots import MemorySnapshotStore
 from eventsourcing.snapshotting import StateCodec
 from eventsourcing.stores.kafka import KafkaEventStore
-from snapshots import MemorySnapshotStore
 from tests.conftest import TEST_DATABASE
 from tests.e2e.cli_app import Cart
 

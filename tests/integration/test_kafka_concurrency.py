@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, Text
 
 from eventsourcing import RecordedEvent, Repository, on
+from eventsourcing.projections import ProjectionRunner, Projector, View
 from eventsourcing.stores.kafka import KafkaEventStore
-from projections import ProjectionRunner, Projector, View
 from tests.integration.test_sqlite_concurrency import (
     CounterAggregate,
     _all_say,

@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 
 from eventsourcing import AppendResult, ConcurrencyError, EventStore, NewEvent, RecordedEvent, clock
+from eventsourcing.projections import MemoryCheckpointStore, ProjectionRunner, Projector, SQLCheckpointStore, View, on
 from eventsourcing.stores.kafka import KafkaEventStore
-from projections import MemoryCheckpointStore, ProjectionRunner, Projector, SQLCheckpointStore, View, on
 from tests.integration.projections_worker import STREAM_TYPE, Counting, Ticked
 
 OTHER_TYPE = "ptest.Other"

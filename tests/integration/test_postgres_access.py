@@ -28,10 +28,10 @@ from eventsourcing import (
     StoreUnavailable,
 )
 from eventsourcing.avro.sql import SQLiteSchemaStore
+from eventsourcing.projections import SQLCheckpointStore
+from eventsourcing.snapshots import SQLSnapshotStore
 from eventsourcing.snapshotting import Snapshot
 from eventsourcing.stores.sql.pg_url import parse_postgres_url
-from projections import SQLCheckpointStore
-from snapshots import SQLSnapshotStore
 
 STREAM_TYPE = "access.Stream"
 PASSWORD = "s3cr3t-Pa55"

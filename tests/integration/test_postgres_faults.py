@@ -46,9 +46,9 @@ from eventsourcing import (
     StoreUnavailable,
     clock,
 )
+from eventsourcing.projections import Checkpoint, DeadLetter, ProjectionRunner, SQLCheckpointStore, View, on
+from eventsourcing.snapshots import SQLSnapshotStore
 from eventsourcing.snapshotting import Snapshot
-from projections import Checkpoint, DeadLetter, ProjectionRunner, SQLCheckpointStore, View, on
-from snapshots import SQLSnapshotStore
 from tests.integration.projections_worker import STREAM_TYPE, Counting, Ticked
 from tests.postgres_faults import Faults, tls_server
 from tests.postgres_server import PostgresServer, PostgresServerError

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from eventsourcing import AppendResult, EventStore, MemoryEventStore, NewEvent, RecordedEvent, SQLEventStore
-from projections import (
+from eventsourcing.projections import (
     MemoryCheckpointStore,
     PoisonEvent,
     ProjectionError,

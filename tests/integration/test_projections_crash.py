@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from eventsourcing import NewEvent, SQLEventStore
-from projections import ProjectionRunner, SQLCheckpointStore
+from eventsourcing.projections import ProjectionRunner, SQLCheckpointStore
 from tests.integration.projections_worker import STREAM_TYPE, Counting, Ticked
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from projections import PoisonEvent
-from projections.testing import ProjectionScenario, ScenarioFailed
+from eventsourcing.projections import PoisonEvent
+from eventsourcing.projections.testing import ProjectionScenario, ScenarioFailed
 from tests.integration.projections_worker import (
     STREAM_TYPE,
     Counting,

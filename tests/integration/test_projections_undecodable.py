@@ -14,9 +14,9 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from eventsourcing import EventStore, NewEvent, SerializationError, open_store
+from eventsourcing.projections import PoisonEvent, ProjectionRunner, SQLCheckpointStore
 from eventsourcing.stores.kafka import KafkaEventStore
 from eventsourcing.stores.kafka.envelope import TOKEN_HEADER, EventEntry, encode_envelope
-from projections import PoisonEvent, ProjectionRunner, SQLCheckpointStore
 from tests.integration.projections_worker import STREAM_TYPE, Counting, CountingWithDeadLetters, Ticked
 from tests.integration.test_projections import T0, append, ticks, view_rows
 

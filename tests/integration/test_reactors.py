@@ -30,7 +30,14 @@ from eventsourcing import (
     SQLEventStore,
     on,
 )
-from projections import PoisonEvent, ProjectionRunner, Reaction, Reactor, SQLCheckpointStore, command_id_for
+from eventsourcing.projections import (
+    PoisonEvent,
+    ProjectionRunner,
+    Reaction,
+    Reactor,
+    SQLCheckpointStore,
+    command_id_for,
+)
 from tests.model import Cart, CheckOut, OpenCart, cart_bus
 
 ROOT = Path(__file__).resolve().parents[2]

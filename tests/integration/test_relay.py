@@ -25,9 +25,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import Column, MetaData, Table, Text
 
 from eventsourcing import DomainEvent, RecordedEvent, SQLEventStore, clock, on
-from projections import PoisonEvent, ProjectionRunner, Projector, Relay, View, integration_event_id
-from projections.relay import headers_of, integration_events
-from projections.topic import KafkaTopic
+from eventsourcing.projections import PoisonEvent, ProjectionRunner, Projector, Relay, View, integration_event_id
+from eventsourcing.projections.relay import headers_of, integration_events
+from eventsourcing.projections.topic import KafkaTopic
 from tests.model import Cart, CheckOut, OpenCart, cart_bus
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -32,8 +32,8 @@ from eventsourcing import (
     on,
     open_store,
 )
+from eventsourcing.snapshots import EveryNEvents, MemorySnapshotStore, OnDemand, SQLSnapshotStore
 from eventsourcing.snapshotting import Snapshot, StateCodec
-from snapshots import EveryNEvents, MemorySnapshotStore, OnDemand, SQLSnapshotStore
 from tests.model import Cart
 
 

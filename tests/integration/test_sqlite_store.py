@@ -161,7 +161,7 @@ def test_processes_opening_a_new_database_at_once_all_succeed(tmp_path: Path) ->
     script = (
         "import asyncio, sys\n"
         "from eventsourcing import SQLEventStore\n"
-        "from snapshots import SQLSnapshotStore\n"
+        "from eventsourcing.snapshots import SQLSnapshotStore\n"
         "async def main(url):\n"
         "    async with SQLEventStore(url) as events, SQLSnapshotStore(url):\n"
         "        await events.stream_version('x')\n"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from eventsourcing import Repository, StreamTypeMismatch, open_store
+from eventsourcing.snapshots import EveryNEvents, SQLSnapshotStore
 from eventsourcing.testing.stream_types import Account, Wallet
-from snapshots import EveryNEvents, SQLSnapshotStore
 
 
 @pytest.mark.parametrize("events_url", ["memory://", "sqlite"])

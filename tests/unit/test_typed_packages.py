@@ -12,9 +12,9 @@ USER_MODULE = """
 from sqlalchemy import Column, Integer, MetaData, Table, Text
 
 from eventsourcing import Aggregate, DomainEvent, RecordedEvent, on
-from projections import ProjectionRunner, Projector, View
-from sample_shopping_cart.domain.cart import ShoppingCart
-from snapshots import EveryNEvents
+from eventsourcing.projections import ProjectionRunner, Projector, View
+from eventsourcing.sample_shopping_cart.domain.cart import ShoppingCart
+from eventsourcing.snapshots import EveryNEvents
 
 counts = Table("counts", MetaData(), Column("id", Text, primary_key=True), Column("n", Integer))
 

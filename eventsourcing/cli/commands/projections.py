@@ -21,7 +21,7 @@ from eventsourcing.cli.rendering import say, write_json
 from eventsourcing.cli.timeparse import iso, parse_timestamp
 
 if TYPE_CHECKING:
-    from projections import ProjectionStatus, Projector
+    from eventsourcing.projections import ProjectionStatus, Projector
 
 app = typer.Typer(
     name="projections",
