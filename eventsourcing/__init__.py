@@ -31,11 +31,14 @@ from eventsourcing.errors import (
     StreamTypeMismatch,
     UnknownCommand,
     UnknownEventType,
+    UnsupportedOperation,
 )
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.registry import aggregates_registry, events_registry, upcaster
 from eventsourcing.repository import Repository
+from eventsourcing.saving import save_atomically
 from eventsourcing.serialization import Codec, JSONCodec
+from eventsourcing.stores.atomic import StreamAppend
 from eventsourcing.stores.base import ANY, EXISTS, NO_STREAM, AppendResult, EventStore, ExpectedVersion
 from eventsourcing.stores.factory import open_store
 from eventsourcing.stores.memory import MemoryEventStore
@@ -77,12 +80,15 @@ __all__ = [
     "SerializationError",
     "StoreError",
     "StoreUnavailable",
+    "StreamAppend",
     "StreamTypeMismatch",
     "UnknownCommand",
     "UnknownEventType",
+    "UnsupportedOperation",
     "aggregates_registry",
     "events_registry",
     "on",
     "open_store",
+    "save_atomically",
     "upcaster",
 ]

@@ -17,6 +17,8 @@
     │   ├── UnknownCommand          no handler for this command type
     │   └── InvalidCommand          the command payload fails validation
     ├── ConfigurationError          a bad store URL, a missing extra, a duplicate type name
+    ├── UnsupportedOperation        this store cannot keep the call's promise (e.g. an atomic append to
+    │                               several streams on Kafka); nothing stored
     └── StoreError                  the backend failed; the driver's exception is the __cause__
         ├── KafkaLogLost            (eventsourcing.stores.kafka) the Kafka log lost what the store's
         │                           index had read (a broker back empty, topics gone): the store stops
@@ -184,6 +186,11 @@ class InvalidCommand(CommandError):
 
 class ConfigurationError(EventSourcingError):
     """The library was set up wrongly: bad URL, missing optional dependency, clashing type names."""
+
+
+class UnsupportedOperation(EventSourcingError):
+    """This store cannot do what was asked with the guarantees the call promises (e.g. an atomic
+    append to several streams on the Kafka store); nothing was stored. The message says what it can do."""
 
 
 class StoreError(EventSourcingError):

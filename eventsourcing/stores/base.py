@@ -68,6 +68,9 @@ class StoreCapabilities:
     total_order: bool = True
     """``read_all`` returns one stable total order, consistent with each stream's versions and with the
     real-time order of appends that do not overlap (False: ordered per partition only)."""
+    atomic_streams: bool = True
+    """``append_streams`` stores several streams' appends atomically (False: one stream only, more are
+    refused with `UnsupportedOperation`)."""
 
 
 @runtime_checkable

@@ -19,6 +19,7 @@ from uuid import UUID
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.registry import EventRegistry
 from eventsourcing.serialization import Codec, EventMapper
+from eventsourcing.stores.atomic import Refusal, StreamAppend, check_stream_appends, settle_refusal
 from eventsourcing.stores.base import (
     AppendResult,
     Expected,
@@ -84,6 +85,51 @@ class MemoryEventStore:
     ) -> AppendResult:
         check_append_args(stream_id, events, expected_version, stream_type)
         await asyncio.sleep(0)  # a suspension point, like any real store's I/O
+        return self._append(stream_id, events, expected_version, stream_type)
+
+    async def append_streams(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        """Append to several streams at once: all of them or none (see `AppendsAtomically`)."""
+        parts = check_stream_appends(appends)
+        await asyncio.sleep(0)
+        for index, part in enumerate(parts):  # no await from here on: nobody appends in between
+            stream = self._streams.get(part.stream_id, [])
+            actual = stream[-1].version if stream else 0
+            stored_type = stream[0].stream_type if stream else None
+            reused = any(e.event_id in self._by_id for e in part.events)
+            if reused or not admits(part.expected_version, actual) or stored_type not in (None, part.stream_type):
+                return settle_refusal(parts, index, [self._refusal(p) for p in parts])
+        # Encode every part before storing any (encoding is what can still fail).
+        position = self._log[-1].position + 1 if self._log else 1
+        batches: list[list[_Row]] = []
+        for part in parts:
+            stream = self._streams.get(part.stream_id, [])
+            batches.append(
+                self._rows(part.stream_id, part.events, part.stream_type, stream[-1].version if stream else 0, position)
+            )
+            position += len(part.events)
+        results = []
+        for part, rows in zip(parts, batches, strict=True):
+            if rows:
+                results.append(self._store(rows))
+            else:
+                stream = self._streams.get(part.stream_id, [])
+                results.append(
+                    AppendResult(
+                        part.stream_id, stream[-1].version if stream else 0, stream[-1].position if stream else None
+                    )
+                )
+        return results
+
+    def _refusal(self, part: StreamAppend) -> Refusal:
+        stream = self._streams.get(part.stream_id, [])
+        found = [self._ref(row) for e in part.events if (row := self._by_id.get(e.event_id)) is not None]
+        if not stream:
+            return Refusal(0, None, None, found)
+        return Refusal(stream[-1].version, stream[0].stream_type, stream[-1].position, found)
+
+    def _append(
+        self, stream_id: str, events: Sequence[NewEvent], expected_version: Expected, stream_type: str
+    ) -> AppendResult:
         stream = self._streams.get(stream_id, [])
         actual = stream[-1].version if stream else 0
         found = [self._ref(row) for e in events if (row := self._by_id.get(e.event_id)) is not None]
@@ -95,9 +141,15 @@ class MemoryEventStore:
             raise conflict(stream_id, expected_version, actual)
         if not events:
             return AppendResult(stream_id, actual, stream[-1].position if stream else None)
-        encode, encode_metadata = self._mapper.encode, self._mapper.encode_metadata
         first_position = self._log[-1].position + 1 if self._log else 1
-        rows = [
+        rows = self._rows(stream_id, events, stream_type, actual, first_position)
+        return self._store(rows)  # everything that can fail (encoding) is done: store the whole batch
+
+    def _rows(
+        self, stream_id: str, events: Sequence[NewEvent], stream_type: str, actual: int, first_position: int
+    ) -> list[_Row]:
+        encode, encode_metadata = self._mapper.encode, self._mapper.encode_metadata
+        return [
             _Row(
                 position=first_position + i,
                 stream_id=stream_id,
@@ -112,11 +164,12 @@ class MemoryEventStore:
             )
             for i, e in enumerate(events)
         ]
-        # Everything that can fail (encoding) is done; now store the whole batch.
+
+    def _store(self, rows: list[_Row]) -> AppendResult:
         self._log.extend(rows)
-        self._streams.setdefault(stream_id, []).extend(rows)
+        self._streams.setdefault(rows[0].stream_id, []).extend(rows)
         self._by_id.update((row.event_id, row) for row in rows)
-        return AppendResult(stream_id, rows[-1].version, rows[-1].position)
+        return AppendResult(rows[0].stream_id, rows[-1].version, rows[-1].position)
 
     async def read(
         self,

@@ -36,6 +36,7 @@ from eventsourcing.errors import (
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.registry import events_registry, upcaster
 from eventsourcing.stores.base import ANY, EXISTS, EventStore, Expected, StreamInfo
+from eventsourcing.testing.atomic import AtomicAppendContract
 from eventsourcing.testing.boundary import BoundaryContract
 from eventsourcing.testing.payloads import PayloadContract
 from eventsourcing.testing.stateful import StatefulContract
@@ -106,7 +107,7 @@ EXPECTATIONS: list[tuple[int, Expected, bool]] = [
 ]
 
 
-class EventStoreContract(PayloadContract, BoundaryContract, StreamTypeContract, StatefulContract):
+class EventStoreContract(PayloadContract, BoundaryContract, StreamTypeContract, StatefulContract, AtomicAppendContract):
     """Subclass and provide a ``store`` fixture that yields a fresh, open `EventStore`."""
 
     @pytest.fixture

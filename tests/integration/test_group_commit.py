@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from eventsourcing import ANY, AppendResult, ConcurrencyError, NewEvent, SQLEventStore, StreamTypeMismatch, clock
+from eventsourcing import (
+    ANY,
+    AppendResult,
+    ConcurrencyError,
+    NewEvent,
+    SQLEventStore,
+    StreamAppend,
+    StreamTypeMismatch,
+    clock,
+)
 from tests.integration.projections_worker import STREAM_TYPE, Ticked
 
 
@@ -63,3 +72,31 @@ async def test_a_group_whose_appends_all_fail_stores_nothing(store: SQLEventStor
     )
     assert all(isinstance(o, ConcurrencyError) for o in outcomes)
     assert await store.stream_version("s") == 1
+
+
+async def test_atomic_appends_in_a_group_are_all_or_nothing_each(store: SQLEventStore) -> None:
+    """Atomic appends of several streams share a group's transaction with plain appends: a refused
+    one rolls back all of its streams (and only its own), the others commit."""
+    group = store._backend.appends  # type: ignore[attr-defined]
+    await store.append("taken", ticks(1), 0, stream_type=STREAM_TYPE)
+    ok = [StreamAppend(f"ok-{i}", ticks(2), 0, STREAM_TYPE) for i in range(3)]
+    refused = [StreamAppend("half-1", ticks(2), 0, STREAM_TYPE), StreamAppend("taken", ticks(1), 0, STREAM_TYPE)]
+    calls = [
+        store.append_streams(ok),
+        store.append_streams(refused),
+        *(store.append(f"plain-{i}", ticks(1), 0, stream_type=STREAM_TYPE) for i in range(10)),
+        store.append_streams(
+            [StreamAppend("half-2", ticks(1), 0, STREAM_TYPE), StreamAppend("ok-0", [], 0, STREAM_TYPE)]
+        ),
+    ]
+    before = group.groups
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    assert group.groups - before < len(calls) / 2, "the appends were not grouped"
+    assert [r.version for r in outcomes[0]] == [2, 2, 2]  # type: ignore[union-attr]
+    assert isinstance(outcomes[1], ConcurrencyError) and outcomes[1].stream_id == "taken"
+    assert all(isinstance(r, AppendResult) for r in outcomes[2:12])
+    # The guard on ok-0 ran after the first atomic append in the same transaction: it saw version 2.
+    assert isinstance(outcomes[12], ConcurrencyError) and outcomes[12].stream_id == "ok-0"
+    assert await store.read("half-1") == [] and await store.read("half-2") == []
+    assert len(await store.read("taken")) == 1
+    assert len(await store.read_all(limit=1000)) == 1 + 6 + 10

@@ -37,10 +37,12 @@ from eventsourcing.errors import (
     InvalidArgument,
     StoreError,
     StoreUnavailable,
+    UnsupportedOperation,
 )
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.registry import EventRegistry
 from eventsourcing.serialization import Codec, EventMapper
+from eventsourcing.stores.atomic import StreamAppend, check_stream_appends
 from eventsourcing.stores.base import (
     MAX_POSITION,
     AppendResult,
@@ -102,7 +104,7 @@ class KafkaEventStore:
     them: the record's value is the event's framed Avro payload, the envelope travels in a header.
     """
 
-    capabilities = StoreCapabilities(total_order=False)
+    capabilities = StoreCapabilities(total_order=False, atomic_streams=False)
 
     def __init__(
         self,
@@ -432,6 +434,18 @@ class KafkaEventStore:
                 log.warning("%r: reading the topics failed (%s); retrying", self, err)
 
     # -- appending ------------------------------------------------------------------------------
+
+    async def append_streams(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        """An atomic append to one stream (more are refused: one Kafka record holds one stream's append)."""
+        parts = check_stream_appends(appends)
+        if len(parts) > 1:
+            raise UnsupportedOperation(
+                f"the Kafka store appends atomically to one stream only (one record per append), not "
+                f"{len(parts)}: save them one by one and let a process (a Reactor) complete the others, or "
+                "keep the changes that must be atomic in one aggregate; nothing was stored"
+            )
+        (part,) = parts
+        return [await self.append(part.stream_id, part.events, part.expected_version, stream_type=part.stream_type)]
 
     async def append(
         self, stream_id: str, events: Sequence[NewEvent], expected_version: Expected, *, stream_type: str

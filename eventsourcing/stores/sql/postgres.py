@@ -65,6 +65,7 @@ from eventsourcing.errors import (
 )
 from eventsourcing.events import EMPTY_METADATA, DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.serialization import EventMapper
+from eventsourcing.stores.atomic import Refusal, StreamAppend, settle_refusal
 from eventsourcing.stores.base import (
     ANY,
     MAX_POSITION,
@@ -490,6 +491,49 @@ class PostgresBackend:
                 return retry
         raise conflict(stream_id, expected, actual)
 
+    async def append_streams(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        encode, encode_metadata = self._mapper.encode, self._mapper.encode_metadata
+        parts = [
+            (
+                a.stream_id,
+                a.stream_type,
+                a.expected_version,
+                (
+                    [e.event_id for e in a.events],
+                    [e.event.event_type for e in a.events],
+                    [e.event.schema_version for e in a.events],
+                    [utc_timestamp(e.timestamp) for e in a.events],
+                    [encode_metadata(e.metadata) for e in a.events],
+                    [encode(e.event) for e in a.events],
+                ),
+            )
+            for a in appends
+        ]
+
+        def unknown(detail: str) -> AppendOutcomeUnknown:
+            return AppendOutcomeUnknown(appends[0].stream_id, f"an atomic append of {len(appends)} streams: {detail}")
+
+        try:
+            results = await self.runner.call(
+                _append_parts, self._sql.head, parts, self._lock_timeout, keep=_CONFLICTS, outcome_unknown=unknown
+            )
+        except asyncpg.TransactionRollbackError as err:  # serialization failure or deadlock: retryable
+            first = appends[0]
+            raise ConcurrencyError(
+                first.stream_id, first.expected_version, None, f"{err.__class__.__name__}: retry"
+            ) from err
+        except _PartRefused as refused:
+            found = [await self._refusal(a) for a in appends]
+            return settle_refusal(appends, refused.index, found)
+        return results
+
+    async def _refusal(self, append: StreamAppend) -> Refusal:
+        row = await self._read(_fetchrow, self._sql.head, append.stream_id)
+        actual, position = (0, None) if row is None else (row[0], row[1])
+        stored_type = None if row is None else await self._read(_fetchval, _STREAM_TYPE, append.stream_id)
+        refs = await self._read(_refs, self._sql.refs, [e.event_id for e in append.events])
+        return Refusal(actual, stored_type, position, refs)
+
     async def read(
         self, stream_id: str, from_version: int, to_version: int | None, as_of: dt.datetime | None
     ) -> list[RecordedEvent[DomainEvent]]:
@@ -639,6 +683,49 @@ async def _append_nothing(
     if not admits(expected, actual):
         raise conflict(stream_id, expected, actual)
     return AppendResult(stream_id, actual, position)
+
+
+class _PartRefused(Exception):
+    """A part of an atomic append was refused: its transaction rolls back (``index``: which part)."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(index)
+        self.index = index
+
+
+async def _append_parts(
+    connection: asyncpg.Connection,
+    head: str,
+    parts: list[tuple[str, str, Expected, tuple[list[Any], ...]]],
+    strict_lock_timeout: float | None,
+) -> list[AppendResult]:
+    """Every part in one transaction, or none: a refused part (or a race for a version or an id,
+    `asyncpg.UniqueViolationError`) rolls back the parts before it."""
+    results: list[AppendResult] = []
+    async with connection.transaction():
+        for index, (stream_id, stream_type, expected, columns) in enumerate(parts):
+            if not columns[0]:
+                try:
+                    results.append(await _append_nothing(connection, head, stream_id, expected, stream_type))
+                except (ConcurrencyError, StreamTypeMismatch):
+                    raise _PartRefused(index) from None
+                continue
+            try:
+                actual, position, _ = await append_rows(
+                    connection, stream_id, stream_type, expected, columns, strict_lock_timeout
+                )
+            except StreamTypeMismatch:
+                raise _PartRefused(index) from None
+            except asyncpg.UniqueViolationError:
+                raise _PartRefused(index) from None
+            if position is None:
+                raise _PartRefused(index)
+            results.append(AppendResult(stream_id, actual + len(columns[0]), position))
+    return results
+
+
+async def _fetchrow(connection: asyncpg.Connection, sql: str, *args: Any) -> Any:
+    return await connection.fetchrow(sql, *args)
 
 
 async def _refs(connection: asyncpg.Connection, sql: str, ids: list[UUID]) -> list[StoredRef]:

@@ -31,17 +31,8 @@ from sqlalchemy import (
 
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.serialization import EventMapper
-from eventsourcing.stores.base import (
-    AppendResult,
-    Expected,
-    StoredRef,
-    StreamInfo,
-    admits,
-    check_int_position,
-    check_stream_type,
-    conflict,
-    resolve_retry,
-)
+from eventsourcing.stores.atomic import Refusal, StreamAppend, settle_refusal
+from eventsourcing.stores.base import AppendResult, Expected, StoredRef, StreamInfo, admits, check_int_position
 from eventsourcing.stores.replay import StreamEvents
 from eventsourcing.stores.sql.group_commit import GroupCommit
 from eventsourcing.stores.sql.rows import EVENT_COLUMNS, decode_events, decode_rows, encode_rows, iso_utc
@@ -101,15 +92,19 @@ class SQLiteBackend:
         self, stream_id: str, events: Sequence[NewEvent], expected: Expected, stream_type: str
     ) -> AppendResult:
         rows = encode_rows(self._mapper, events)
-        outcome = await self.appends.submit((stream_id, stream_type, rows, expected))
-        if isinstance(outcome, AppendResult):
+        outcome = await self.appends.submit([(stream_id, stream_type, rows, expected)])
+        if isinstance(outcome, list):
+            return outcome[0]
+        return settle_refusal([StreamAppend(stream_id, events, expected, stream_type)], *outcome)[0]
+
+    async def append_streams(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        members = [
+            (a.stream_id, a.stream_type, encode_rows(self._mapper, a.events), a.expected_version) for a in appends
+        ]
+        outcome = await self.appends.submit(members)
+        if isinstance(outcome, list):
             return outcome
-        actual, stored_type, refs = outcome
-        retry = resolve_retry(stream_id, [e.event_id for e in events], refs)
-        if retry is not None:
-            return retry
-        check_stream_type(stream_id, stream_type, stored_type)
-        raise conflict(stream_id, expected, actual)
+        return settle_refusal(appends, *outcome)
 
     async def _write_group(self, requests: list[_Request]) -> list[_Outcome]:
         return await self._call(_append_group, requests)
@@ -241,10 +236,12 @@ def _insert_statement(n: int) -> str:
     )
 
 
-_Request = tuple[str, str, list[tuple[Any, ...]], Expected]
-"""An append: stream id, stream type, encoded rows, expected version."""
-_Outcome = AppendResult | tuple[int, str | None, list[StoredRef]]
-"""Its result, or why it was refused: (actual version, stored type, refs of the batch's reused ids)."""
+_Member = tuple[str, str, list[tuple[Any, ...]], Expected]
+"""One stream's part of an append: stream id, stream type, encoded rows, expected version."""
+_Request = list[_Member]
+"""An append: its streams' parts, all stored or none (a plain append has one)."""
+_Outcome = list[AppendResult] | tuple[int, list[Refusal]]
+"""Its results, or why it was refused: the refused part's index and every part's stream as found."""
 
 
 def _append_group(db: sqlite3.Connection, requests: list[_Request]) -> list[_Outcome]:
@@ -252,18 +249,30 @@ def _append_group(db: sqlite3.Connection, requests: list[_Request]) -> list[_Out
     savepoint each, in order (a later append to the same stream sees the earlier one's events)."""
     db.execute("BEGIN IMMEDIATE")
     try:
-        if len(requests) == 1:
-            outcomes = [_append(db, *requests[0])]
+        outcomes: list[_Outcome] = []
+        if len(requests) == 1 and len(requests[0]) == 1:  # one part: it writes all of its rows or nothing
+            member = requests[0][0]
+            outcome = _append(db, *member)
+            if outcome is None:
+                db.rollback()  # what it wrote of a batch of several statements, then read the stream as stored
+                outcomes.append((0, [_refusal(db, member)]))
+            else:
+                outcomes.append([outcome])
         else:
-            outcomes = []
             for request in requests:
                 db.execute("SAVEPOINT one_append")
-                outcome = _append(db, *request)
-                if not isinstance(outcome, AppendResult):
-                    db.execute("ROLLBACK TO one_append")
+                results: list[AppendResult] = []
+                for member in request:
+                    outcome = _append(db, *member)
+                    if outcome is None:
+                        db.execute("ROLLBACK TO one_append")
+                        outcomes.append((len(results), [_refusal(db, m) for m in request]))
+                        break
+                    results.append(outcome)
+                else:
+                    outcomes.append(results)
                 db.execute("RELEASE one_append")
-                outcomes.append(outcome)
-        if any(isinstance(o, AppendResult) for o in outcomes):
+        if any(isinstance(o, list) for o in outcomes):
             db.execute("COMMIT")
         else:
             db.rollback()
@@ -276,13 +285,13 @@ def _append_group(db: sqlite3.Connection, requests: list[_Request]) -> list[_Out
 
 def _append(
     db: sqlite3.Connection, stream_id: str, stream_type: str, rows: list[tuple[Any, ...]], expected: Expected
-) -> _Outcome:
-    """One append inside the group's transaction: the result, or why not (having written nothing
-    that the caller's savepoint, or the transaction's rollback, does not undo)."""
+) -> AppendResult | None:
+    """One part inside the group's transaction: its result, or None having written nothing that the
+    caller's savepoint, or the transaction's rollback, does not undo."""
     head = db.execute(_HEAD_POSITION, (stream_id,)).fetchone()
     actual, stored_type, position = (0, None, None) if head is None else head
     if not admits(expected, actual) or (stored_type is not None and stored_type != stream_type):
-        return actual, stored_type, _refs(db, rows)
+        return None
     version = actual
     for i in range(0, len(rows), _MAX_EVENTS_PER_STATEMENT):
         chunk = rows[i : i + _MAX_EVENTS_PER_STATEMENT]
@@ -290,9 +299,16 @@ def _append(
         try:
             position = db.execute(_insert_statement(len(chunk)), params).lastrowid
         except sqlite3.IntegrityError:  # an event id stored already (a version cannot be, under the lock)
-            return actual, stored_type, _refs(db, rows)
+            return None
         version += len(chunk)
     return AppendResult(stream_id, version, position)
+
+
+def _refusal(db: sqlite3.Connection, member: _Member) -> Refusal:
+    stream_id, _, rows, _ = member
+    head = db.execute(_HEAD_POSITION, (stream_id,)).fetchone()
+    actual, stored_type, position = (0, None, None) if head is None else head
+    return Refusal(actual, stored_type, position, _refs(db, rows))
 
 
 def _refs(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[StoredRef]:

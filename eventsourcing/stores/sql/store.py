@@ -15,6 +15,7 @@ from eventsourcing.errors import ConfigurationError
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.registry import EventRegistry
 from eventsourcing.serialization import Codec, EventMapper
+from eventsourcing.stores.atomic import StreamAppend, check_stream_appends
 from eventsourcing.stores.base import (
     AppendResult,
     Expected,
@@ -43,6 +44,7 @@ class _Backend(Protocol):
     async def append(
         self, stream_id: str, events: Sequence[NewEvent], expected: Expected, stream_type: str
     ) -> AppendResult: ...
+    async def append_streams(self, appends: Sequence[StreamAppend]) -> list[AppendResult]: ...
     async def read(
         self, stream_id: str, from_version: int, to_version: int | None, as_of: dt.datetime | None
     ) -> list[RecordedEvent[DomainEvent]]: ...
@@ -152,6 +154,13 @@ class SQLEventStore:
         if self._schemas is not None:
             await self._schemas.before_append(events)
         return await self._backend.append(stream_id, events, expected_version, stream_type)
+
+    async def append_streams(self, appends: Sequence[StreamAppend]) -> list[AppendResult]:
+        """Append to several streams in one transaction: all of them or none (see `AppendsAtomically`)."""
+        parts = check_stream_appends(appends)
+        if self._schemas is not None:
+            await self._schemas.before_append([e for part in parts for e in part.events])
+        return await self._backend.append_streams(parts)
 
     async def read(
         self,
