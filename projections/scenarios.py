@@ -27,6 +27,7 @@ from eventsourcing import Aggregate, ConfigurationError, DomainEvent, EventStore
 from eventsourcing.projections.checkpoints import CheckpointStore
 from eventsourcing.projections.projector import Projector
 from eventsourcing.projections.runner import ProjectionRunner
+from eventsourcing.testing.obligations import Check, Tracked
 from eventsourcing.testing.scenarios import ScenarioFailed
 
 __all__ = ["ProjectionScenario", "ScenarioFailed"]
@@ -34,7 +35,7 @@ __all__ = ["ProjectionScenario", "ScenarioFailed"]
 Row = Mapping[str, Any]
 
 
-class ProjectionScenario:
+class ProjectionScenario(Tracked):
     """Given events (in log order), then the projector's view holds these rows (or it raised this error).
 
     ``views``: the view database's URL; by default a SQLite file in a temporary directory, removed
@@ -64,13 +65,17 @@ class ProjectionScenario:
     ) -> Self:
         """Append ``events`` to stream ``stream_id`` of ``aggregate_type`` (its type name, or the class),
         after the events given before; ``at`` is their timestamp (default: now)."""
+        self._started()
         stream_type = aggregate_type if isinstance(aggregate_type, str) else aggregate_type.type_name
         self._given.append((stream_type, stream_id, list(events), at))
         return self
 
-    async def then_rows(self, table: str, rows: Sequence[Row]) -> list[dict[str, Any]]:
+    def then_rows(self, table: str, rows: Sequence[Row]) -> Check[list[dict[str, Any]]]:
         """Assert ``table`` holds exactly ``rows``, in any order, comparing the columns the rows name
-        (all rows name the same columns; ``[]``: the table is empty). Returns the rows found."""
+        (all rows name the same columns; ``[]``: the table is empty). Awaiting returns the rows found."""
+        return self._check("then_rows", lambda: self._then_rows(table, rows))
+
+    async def _then_rows(self, table: str, rows: Sequence[Row]) -> list[dict[str, Any]]:
         names = {t.name for t in self.projector.tables}
         if table not in names:
             raise ScenarioFailed(f"{table!r} is not a table of {self.projector!r} (its tables: {sorted(names)})")
@@ -88,8 +93,12 @@ class ProjectionScenario:
             raise ScenarioFailed(_difference(table, expected, actual))
         return actual
 
-    async def then_raises(self, error: type[BaseException], match: str | None = None) -> BaseException:
-        """Assert the projector stopped with ``error`` (a `PoisonEvent`, say; message matching ``match``)."""
+    def then_raises(self, error: type[BaseException], match: str | None = None) -> Check[BaseException]:
+        """Assert the projector stopped with ``error`` (a `PoisonEvent`, say; message matching ``match``);
+        awaiting returns it."""
+        return self._check("then_raises", lambda: self._then_raises(error, match))
+
+    async def _then_raises(self, error: type[BaseException], match: str | None) -> BaseException:
         async with self._run() as (_views, raised):
             pass
         if raised is None:

@@ -1,14 +1,17 @@
 """Given / when / then: check decisions without a database.
 
-::
+Every scenario is a synchronous builder ending in an awaited check, in an ``async def`` test::
 
-    AggregateScenario(ShoppingCart).given(
+    await AggregateScenario(ShoppingCart).given(
         ShoppingCart.Opened(customer_id="alice"),
     ).when(
         lambda cart: cart.add_item("sku-1", 2, Decimal("9.99")),
     ).then(
         ShoppingCart.ItemAdded(sku="sku-1", quantity=2, unit_price=Decimal("9.99")),
     )
+
+A scenario set up but never checked, or a ``then`` never awaited, fails the test (see
+`eventsourcing.testing.obligations`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from eventsourcing.commands import Command, CommandBus
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.stores.base import EventStore
 from eventsourcing.stores.memory import MemoryEventStore
+from eventsourcing.testing.obligations import Check, Tracked
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -32,7 +36,7 @@ class ScenarioFailed(AssertionError):
     """The scenario's outcome differs from what was expected."""
 
 
-class AggregateScenario(Generic[A]):
+class AggregateScenario(Tracked, Generic[A]):
     """Given past events, when an action on the aggregate, then these events (or this error)."""
 
     def __init__(self, aggregate_type: type[A], aggregate_id: str = "scenario-aggregate") -> None:
@@ -42,12 +46,14 @@ class AggregateScenario(Generic[A]):
         self._action: Callable[[A], Any] | None = None
 
     def given(self, *events: DomainEvent) -> Self:
+        self._started()
         self._given.extend(events)
         return self
 
     def when(self, action: Callable[[A], Any]) -> Self:
         """``action`` gets the aggregate rebuilt from the given events (a new, empty one if none).
         If it returns an aggregate (a factory such as ``Cart.open``), that one's events are checked."""
+        self._started()
         self._action = action
         return self
 
@@ -63,15 +69,21 @@ class AggregateScenario(Generic[A]):
         result = self._action(aggregate)
         return result if isinstance(result, self.aggregate_type) else aggregate
 
-    def then(self, *expected: DomainEvent) -> A:
-        """Assert the action emitted exactly ``expected``, in order; returns the aggregate."""
+    def then(self, *expected: DomainEvent) -> Check[A]:
+        """Assert the action emitted exactly ``expected``, in order; awaiting returns the aggregate."""
+        return self._check("then", lambda: self._then(expected))
+
+    async def _then(self, expected: Sequence[DomainEvent]) -> A:
         aggregate = self._run()
         emitted = [e.event for e in aggregate.pending_events]
         _compare(list(expected), emitted)
         return aggregate
 
-    def then_raises(self, error: type[BaseException], match: str | None = None) -> BaseException:
-        """Assert the action raised ``error`` (message matching the regex ``match``)."""
+    def then_raises(self, error: type[BaseException], match: str | None = None) -> Check[BaseException]:
+        """Assert the action raised ``error`` (message matching the regex ``match``); awaiting returns it."""
+        return self._check("then_raises", lambda: self._then_raises(error, match))
+
+    async def _then_raises(self, error: type[BaseException], match: str | None) -> BaseException:
         try:
             aggregate = self._run()
         except error as raised:
@@ -84,13 +96,15 @@ class AggregateScenario(Generic[A]):
         raise ScenarioFailed(f"expected {error.__name__}, but the action succeeded and emitted {emitted!r}")
 
 
-class CommandScenario:
+class CommandScenario(Tracked):
     """Given events already stored, when a command is dispatched, then these events are stored.
 
     ``make_bus`` builds the application's `CommandBus` on the store the scenario provides
     (a fresh `MemoryEventStore` unless one is given)::
 
         await CommandScenario(build_bus).given(ShoppingCart, "cart-1", opened).when(AddItem(...)).then(added)
+
+    ``scenario.store`` and ``scenario.bus`` are there to prepare more (dispatch a first delivery, say).
     """
 
     def __init__(self, make_bus: Callable[[EventStore], CommandBus], store: EventStore | None = None) -> None:
@@ -100,11 +114,13 @@ class CommandScenario:
         self._command: Command | None = None
 
     def given(self, aggregate_type: type[Aggregate] | str, stream_id: str, *events: DomainEvent) -> Self:
+        self._started()
         stream_type = aggregate_type if isinstance(aggregate_type, str) else aggregate_type.type_name
         self._given.append((stream_type, stream_id, list(events)))
         return self
 
     def when(self, command: Command) -> Self:
+        self._started()
         self._command = command
         return self
 
@@ -119,15 +135,21 @@ class CommandScenario:
         self._after = await _head(self.store)
         return await self.bus.dispatch(self._command)
 
-    async def then(self, *expected: DomainEvent) -> list[RecordedEvent[DomainEvent]]:
-        """Assert the command stored exactly ``expected`` (in log order); returns the recorded events."""
+    def then(self, *expected: DomainEvent) -> Check[list[RecordedEvent[DomainEvent]]]:
+        """Assert the command stored exactly ``expected`` (in log order); awaiting returns the recorded events."""
+        return self._check("then", lambda: self._then(expected))
+
+    async def _then(self, expected: Sequence[DomainEvent]) -> list[RecordedEvent[DomainEvent]]:
         await self._run()
         recorded = await _all_after(self.store, self._after)
         _compare(list(expected), [r.event for r in recorded])
         return recorded
 
-    async def then_raises(self, error: type[BaseException], match: str | None = None) -> BaseException:
-        """Assert dispatching raised ``error`` and stored nothing."""
+    def then_raises(self, error: type[BaseException], match: str | None = None) -> Check[BaseException]:
+        """Assert dispatching raised ``error`` and stored nothing; awaiting returns the error."""
+        return self._check("then_raises", lambda: self._then_raises(error, match))
+
+    async def _then_raises(self, error: type[BaseException], match: str | None) -> BaseException:
         try:
             await self._run()
         except error as raised:
@@ -166,4 +188,4 @@ def _compare(expected: Sequence[DomainEvent], actual: Sequence[DomainEvent]) -> 
         raise ScenarioFailed("\n".join(lines))
 
 
-__all__ = ["AggregateScenario", "CommandScenario", "ScenarioFailed"]
+__all__ = ["AggregateScenario", "Check", "CommandScenario", "ScenarioFailed"]

@@ -40,82 +40,88 @@ def scenario(*given: object) -> AggregateScenario[ShoppingCart]:
     return AggregateScenario(ShoppingCart, "cart-1").given(*given)
 
 
-def test_open() -> None:
-    cart = AggregateScenario(ShoppingCart).when(lambda _: ShoppingCart.open("cart-1", "alice")).then(OPENED)
+async def test_open() -> None:
+    cart = await AggregateScenario(ShoppingCart).when(lambda _: ShoppingCart.open("cart-1", "alice")).then(OPENED)
     assert (cart.id, cart.customer_id, cart.status, cart.lines) == ("cart-1", "alice", CartStatus.OPEN, {})
 
 
-def test_add_items_and_totals() -> None:
-    cart = scenario(OPENED, TEA).when(lambda c: c.add_item("mug", "Mug", 1, Decimal("9.00"))).then(MUG)
+async def test_add_items_and_totals() -> None:
+    cart = await scenario(OPENED, TEA).when(lambda c: c.add_item("mug", "Mug", 1, Decimal("9.00"))).then(MUG)
     assert cart.lines == {"tea": TEA_LINE, "mug": MUG_LINE}
     assert (cart.item_count, cart.subtotal, cart.total) == (3, Decimal("22.80"), Decimal("22.80"))
 
 
-def test_adding_more_of_a_line_adds_up_and_reprices_it() -> None:
+async def test_adding_more_of_a_line_adds_up_and_reprices_it() -> None:
     more = ItemAdded(sku="tea", name="Green tea", quantity=1, unit_price=Decimal("7.50"))
-    cart = scenario(OPENED, TEA).when(lambda c: c.add_item("tea", "Green tea", 1, Decimal("7.50"))).then(more)
+    cart = await scenario(OPENED, TEA).when(lambda c: c.add_item("tea", "Green tea", 1, Decimal("7.50"))).then(more)
     assert cart.lines["tea"].quantity == 3 and cart.lines["tea"].unit_price == Decimal("7.50")
 
 
 @pytest.mark.parametrize("quantity", [0, -1, 100])
-def test_quantities_are_from_1_to_99(quantity: int) -> None:
-    scenario(OPENED).when(lambda c: c.add_item("tea", "Tea", quantity, Decimal("1.00"))).then_raises(
-        InvalidQuantity, match="from 1 to 99"
+async def test_quantities_are_from_1_to_99(quantity: int) -> None:
+    await (
+        scenario(OPENED)
+        .when(lambda c: c.add_item("tea", "Tea", quantity, Decimal("1.00")))
+        .then_raises(InvalidQuantity, match="from 1 to 99")
     )
 
 
-def test_a_line_cannot_grow_beyond_99() -> None:
-    scenario(OPENED, TEA).when(lambda c: c.add_item("tea", "Tea", 98, Decimal("1.00"))).then_raises(InvalidQuantity)
+async def test_a_line_cannot_grow_beyond_99() -> None:
+    await (
+        scenario(OPENED, TEA).when(lambda c: c.add_item("tea", "Tea", 98, Decimal("1.00"))).then_raises(InvalidQuantity)
+    )
 
 
-def test_remove_item() -> None:
-    cart = scenario(OPENED, TEA, MUG).when(lambda c: c.remove_item("tea")).then(ItemRemoved(sku="tea"))
+async def test_remove_item() -> None:
+    cart = await scenario(OPENED, TEA, MUG).when(lambda c: c.remove_item("tea")).then(ItemRemoved(sku="tea"))
     assert list(cart.lines) == ["mug"]
 
 
-def test_remove_or_change_a_line_the_cart_does_not_have() -> None:
-    scenario(OPENED).when(lambda c: c.remove_item("tea")).then_raises(ItemNotInCart, match="'tea'")
-    scenario(OPENED).when(lambda c: c.change_quantity("tea", 2)).then_raises(ItemNotInCart)
+async def test_remove_or_change_a_line_the_cart_does_not_have() -> None:
+    await scenario(OPENED).when(lambda c: c.remove_item("tea")).then_raises(ItemNotInCart, match="'tea'")
+    await scenario(OPENED).when(lambda c: c.change_quantity("tea", 2)).then_raises(ItemNotInCart)
 
 
-def test_change_quantity() -> None:
-    cart = (
+async def test_change_quantity() -> None:
+    cart = await (
         scenario(OPENED, TEA)
         .when(lambda c: c.change_quantity("tea", 5))
         .then(ItemQuantityChanged(sku="tea", quantity=5))
     )
     assert cart.subtotal == Decimal("34.50")
-    scenario(OPENED, TEA).when(lambda c: c.change_quantity("tea", 0)).then_raises(InvalidQuantity)
-    scenario(OPENED, TEA).when(lambda c: c.change_quantity("tea", 2)).then()  # unchanged: nothing to record
+    await scenario(OPENED, TEA).when(lambda c: c.change_quantity("tea", 0)).then_raises(InvalidQuantity)
+    await scenario(OPENED, TEA).when(lambda c: c.change_quantity("tea", 2)).then()  # unchanged: nothing to record
 
 
-def test_one_discount_per_cart() -> None:
+async def test_one_discount_per_cart() -> None:
     welcome = DiscountApplied(code="WELCOME10", percent=10)
-    cart = scenario(OPENED, TEA).when(lambda c: c.apply_discount(find_discount("welcome10"))).then(welcome)
+    cart = await scenario(OPENED, TEA).when(lambda c: c.apply_discount(find_discount("welcome10"))).then(welcome)
     assert (cart.discount, cart.total) == (Decimal("1.38"), Decimal("12.42"))
-    scenario(OPENED, welcome).when(lambda c: c.apply_discount(find_discount("SPRING25"))).then_raises(
-        DiscountAlreadyApplied, match="WELCOME10"
+    await (
+        scenario(OPENED, welcome)
+        .when(lambda c: c.apply_discount(find_discount("SPRING25")))
+        .then_raises(DiscountAlreadyApplied, match="WELCOME10")
     )
 
 
-def test_discounts_round_half_up_to_the_cent() -> None:
+async def test_discounts_round_half_up_to_the_cent() -> None:
     penny = ItemAdded(sku="x", name="X", quantity=1, unit_price=Decimal("0.05"))
-    cart = scenario(OPENED, penny, DiscountApplied(code="WELCOME10", percent=10)).when(lambda c: None).then()
+    cart = await scenario(OPENED, penny, DiscountApplied(code="WELCOME10", percent=10)).when(lambda c: None).then()
     assert (cart.discount, cart.total) == (Decimal("0.01"), Decimal("0.04"))
 
 
-def test_check_out_records_lines_and_totals() -> None:
-    cart = scenario(OPENED, TEA).when(lambda c: c.check_out()).then(CHECKED_OUT)
+async def test_check_out_records_lines_and_totals() -> None:
+    cart = await scenario(OPENED, TEA).when(lambda c: c.check_out()).then(CHECKED_OUT)
     assert cart.status is CartStatus.CHECKED_OUT
 
 
-def test_an_empty_cart_cannot_be_checked_out() -> None:
-    scenario(OPENED).when(lambda c: c.check_out()).then_raises(EmptyCart)
+async def test_an_empty_cart_cannot_be_checked_out() -> None:
+    await scenario(OPENED).when(lambda c: c.check_out()).then_raises(EmptyCart)
 
 
-def test_abandon() -> None:
+async def test_abandon() -> None:
     abandoned = CartAbandoned(reason="timeout", lines=(TEA_LINE,), total=Decimal("13.80"))
-    cart = scenario(OPENED, TEA).when(lambda c: c.abandon("timeout")).then(abandoned)
+    cart = await scenario(OPENED, TEA).when(lambda c: c.abandon("timeout")).then(abandoned)
     assert cart.status is CartStatus.ABANDONED
 
 
@@ -136,11 +142,13 @@ def test_abandon() -> None:
     ],
     ids=["add", "remove", "change_quantity", "discount", "check_out", "abandon"],
 )
-def test_no_change_after_the_cart_is_closed(closing: object, change: object) -> None:
-    scenario(OPENED, TEA, closing).when(change).then_raises(CartClosed, match="cannot change")
+async def test_no_change_after_the_cart_is_closed(closing: object, change: object) -> None:
+    await scenario(OPENED, TEA, closing).when(change).then_raises(CartClosed, match="cannot change")
 
 
-def test_adding_zero_to_an_existing_line_is_refused() -> None:
-    scenario(OPENED, TEA).when(lambda c: c.add_item("tea", "Green tea", 0, Decimal("6.90"))).then_raises(
-        InvalidQuantity, match="not 0"
+async def test_adding_zero_to_an_existing_line_is_refused() -> None:
+    await (
+        scenario(OPENED, TEA)
+        .when(lambda c: c.add_item("tea", "Green tea", 0, Decimal("6.90")))
+        .then_raises(InvalidQuantity, match="not 0")
     )

@@ -19,29 +19,31 @@ from eventsourcing.testing import AggregateScenario
 LISTED = ProductListed(name="Mug", price=Decimal("9.00"))
 
 
-def test_list_and_offer() -> None:
-    product = AggregateScenario(Product).when(lambda _: Product.list("mug", "Mug", Decimal("9"))).then(LISTED)
+async def test_list_and_offer() -> None:
+    product = await AggregateScenario(Product).when(lambda _: Product.list("mug", "Mug", Decimal("9"))).then(LISTED)
     assert (product.sku, product.offer()) == ("mug", ("Mug", Decimal("9.00")))
 
 
 @pytest.mark.parametrize("price", ["0", "-1", "1.001", "NaN"])
-def test_prices_are_positive_whole_cents(price: str) -> None:
-    AggregateScenario(Product).when(lambda _: Product.list("mug", "Mug", Decimal(price))).then_raises(InvalidPrice)
+async def test_prices_are_positive_whole_cents(price: str) -> None:
+    await (
+        AggregateScenario(Product).when(lambda _: Product.list("mug", "Mug", Decimal(price))).then_raises(InvalidPrice)
+    )
 
 
-def test_price_changes() -> None:
+async def test_price_changes() -> None:
     changed = ProductPriceChanged(old_price=Decimal("9.00"), new_price=Decimal("11.50"))
-    product = (
+    product = await (
         AggregateScenario(Product, "mug").given(LISTED).when(lambda p: p.change_price(Decimal("11.5"))).then(changed)
     )
     assert product.price == Decimal("11.50")
-    AggregateScenario(Product, "mug").given(LISTED).when(lambda p: p.change_price(Decimal("9.00"))).then()
+    await AggregateScenario(Product, "mug").given(LISTED).when(lambda p: p.change_price(Decimal("9.00"))).then()
 
 
-def test_a_discontinued_product_is_not_offered() -> None:
-    product = (
+async def test_a_discontinued_product_is_not_offered() -> None:
+    product = await (
         AggregateScenario(Product, "mug").given(LISTED).when(lambda p: p.discontinue()).then(ProductDiscontinued())
     )
     with pytest.raises(ProductUnavailable, match="discontinued"):
         product.offer()
-    AggregateScenario(Product, "mug").given(LISTED, ProductDiscontinued()).when(lambda p: p.discontinue()).then()
+    await AggregateScenario(Product, "mug").given(LISTED, ProductDiscontinued()).when(lambda p: p.discontinue()).then()

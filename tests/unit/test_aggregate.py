@@ -119,26 +119,32 @@ def test_timestamps_never_decrease_within_a_stream() -> None:
     assert cart.last_event_at == first.timestamp
 
 
-def test_scenario_given_when_then() -> None:
-    AggregateScenario(Cart).given(Cart.Opened(customer_id="alice")).when(
-        lambda cart: cart.add_item("sku-1", 2, Decimal("9.99"))
-    ).then(Cart.ItemAdded(sku="sku-1", quantity=2, unit_price=Decimal("9.99")))
+async def test_scenario_given_when_then() -> None:
+    await (
+        AggregateScenario(Cart)
+        .given(Cart.Opened(customer_id="alice"))
+        .when(lambda cart: cart.add_item("sku-1", 2, Decimal("9.99")))
+        .then(Cart.ItemAdded(sku="sku-1", quantity=2, unit_price=Decimal("9.99")))
+    )
 
 
-def test_scenario_for_a_factory() -> None:
-    cart = AggregateScenario(Cart).when(lambda _: Cart.open("bob")).then(Cart.Opened(customer_id="bob"))
+async def test_scenario_for_a_factory() -> None:
+    cart = await AggregateScenario(Cart).when(lambda _: Cart.open("bob")).then(Cart.Opened(customer_id="bob"))
     assert cart.customer_id == "bob"
 
 
-def test_scenario_then_raises() -> None:
-    AggregateScenario(Cart).given(Cart.Opened(customer_id="a"), Cart.CheckedOut()).when(
-        lambda cart: cart.add_item("sku-1", 1)
-    ).then_raises(CartError, match="checked out")
+async def test_scenario_then_raises() -> None:
+    await (
+        AggregateScenario(Cart)
+        .given(Cart.Opened(customer_id="a"), Cart.CheckedOut())
+        .when(lambda cart: cart.add_item("sku-1", 1))
+        .then_raises(CartError, match="checked out")
+    )
 
 
-def test_scenario_reports_a_difference() -> None:
+async def test_scenario_reports_a_difference() -> None:
     scenario = AggregateScenario(Cart).given(Cart.Opened(customer_id="a")).when(lambda c: c.add_item("x", 1))
     with pytest.raises(AssertionError, match="events differ"):
-        scenario.then(Cart.CheckedOut())
+        await scenario.then(Cart.CheckedOut())
     with pytest.raises(AssertionError, match="expected CartError"):
-        AggregateScenario(Cart).when(lambda c: c.add_item("x", 1)).then_raises(CartError)
+        await AggregateScenario(Cart).when(lambda c: c.add_item("x", 1)).then_raises(CartError)
