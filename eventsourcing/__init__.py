@@ -33,6 +33,7 @@ from eventsourcing.errors import (
     UnknownEventType,
     UnsupportedOperation,
 )
+from eventsourcing.event_methods import event
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.registry import aggregates_registry, events_registry, upcaster
 from eventsourcing.repository import Repository
@@ -86,6 +87,7 @@ __all__ = [
     "UnknownEventType",
     "UnsupportedOperation",
     "aggregates_registry",
+    "event",
     "events_registry",
     "on",
     "open_store",

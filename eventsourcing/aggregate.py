@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import itertools
+import reprlib
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from enum import Enum
@@ -12,6 +14,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing import clock, context
 from eventsourcing.errors import ReadOnlyAggregate
+from eventsourcing.event_methods import EventMethod
 from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.registry import aggregates_registry, default_type_name
 
@@ -60,8 +63,10 @@ class Aggregate:
 
     Declare state as annotated class attributes with defaults (mutable defaults are copied per
     instance), events as nested `DomainEvent` subclasses, command methods that validate and call
-    `emit`, and `@on(Event)` handlers that change state. ``type_name`` (default: the class's
-    qualified name) is the stream type stored with every stream of this aggregate.
+    `emit`, and `@on(Event)` handlers that change state — or, for the common case, `@event("Name")`
+    methods whose signature declares the event and whose body is its handler. ``type_name``
+    (default: the class's qualified name) is the stream type stored with every stream of this
+    aggregate. A new aggregate's id is `create_id()` (a uuid4 string unless overridden) unless given.
     """
 
     type_name: ClassVar[str] = ""
@@ -69,15 +74,20 @@ class Aggregate:
     __state_fields__: ClassVar[tuple[tuple[str, Any, bool], ...]] = ()
     __extra_slots__: ClassVar[bool] = False
 
-    __slots__ = ("__dict__", "_id", "_last_timestamp", "_pending", "_read_only", "_version")
+    __slots__ = ("__dict__", "_created_on", "_id", "_last_timestamp", "_pending", "_read_only", "_version")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "type_name" not in cls.__dict__:
             cls.type_name = default_type_name(cls)
+        for attr in list(vars(cls).values()):
+            if isinstance(attr, EventMethod):
+                attr.bind(cls)
         handlers: dict[type[DomainEvent], Handler] = {}
         for klass in reversed(cls.__mro__):
             for attr in vars(klass).values():
+                if isinstance(attr, EventMethod):
+                    handlers[attr.event_class] = attr.apply
                 for event_type in getattr(attr, "__on_events__", ()):
                     handlers[event_type] = attr
         cls.__handlers__ = handlers
@@ -86,14 +96,21 @@ class Aggregate:
         aggregates_registry.register(cls)
 
     def __init__(self, id: str | None = None) -> None:
-        self._id = str(uuid4()) if id is None else id
+        self._id = type(self).create_id() if id is None else id
         self._version = 0
+        self._created_on: dt.datetime | None = None
         self._pending: list[NewEvent] = []
         self._read_only = False
         self._last_timestamp: dt.datetime | None = None
         for name, default, needs_copy in self.__state_fields__:
             if default is not _NO_DEFAULT:
                 setattr(self, name, copy.deepcopy(default) if needs_copy else default)
+
+    @classmethod
+    def create_id(cls) -> str:
+        """The id of a new aggregate created without one: a uuid4 string. Override it for other ids
+        (deterministic ones in tests, say); to derive an id from data, pass ``id=`` instead."""
+        return str(uuid4())
 
     @property
     def id(self) -> str:
@@ -115,7 +132,17 @@ class Aggregate:
 
     @property
     def last_event_at(self) -> dt.datetime | None:
-        """Timestamp of the last event applied (None for a new aggregate)."""
+        """Timestamp of the last event applied (None for a new aggregate); the same as `modified_on`."""
+        return self._last_timestamp
+
+    @property
+    def created_on(self) -> dt.datetime | None:
+        """Timestamp of the aggregate's first event (None before it has one)."""
+        return self._created_on
+
+    @property
+    def modified_on(self) -> dt.datetime | None:
+        """Timestamp of the last event applied, pending ones included (None for a new aggregate)."""
         return self._last_timestamp
 
     def collect_events(self) -> list[NewEvent]:
@@ -136,6 +163,8 @@ class Aggregate:
         if self._last_timestamp is not None and timestamp < self._last_timestamp:
             timestamp = self._last_timestamp  # keep timestamps non-decreasing within the stream
         self._apply(event)
+        if self._version == 0:
+            self._created_on = timestamp
         self._version += 1
         self._last_timestamp = timestamp
         self._pending.append(NewEvent(event, context.next_event_id(), timestamp, context.current_metadata()))
@@ -168,8 +197,15 @@ class Aggregate:
         """Replay recorded events (onto ``start`` if given, e.g. a snapshot's state)."""
         aggregate = cls(aggregate_id) if start is None else start
         handlers = cls.__handlers__
-        last = None
-        for last in events:
+        records = iter(events)
+        first = next(records, None)
+        if first is None:
+            aggregate._read_only = read_only
+            return aggregate
+        if first.version == 1:
+            aggregate._created_on = first.timestamp
+        last = first
+        for last in itertools.chain((first,), records):
             event = last.event
             handler = handlers.get(type(event)) or cls._handler_for_subclass(type(event))
             if handler is not None:
@@ -190,9 +226,13 @@ class Aggregate:
         *,
         start: A | None = None,
         read_only: bool = False,
+        created_on: dt.datetime | None = None,
     ) -> A:
-        """Like `_rebuild`, from bare events and the version and timestamp of the last one."""
+        """Like `_rebuild`, from bare events and the version and timestamp of the last one (and of the
+        first event of the stream, when these events start with it)."""
         aggregate = cls(aggregate_id) if start is None else start
+        if created_on is not None:
+            aggregate._created_on = created_on
         handlers = cls.__handlers__
         for event in events:
             handler = handlers.get(type(event)) or cls._handler_for_subclass(type(event))
@@ -221,6 +261,7 @@ class Aggregate:
         clone._pending = []
         clone._read_only = self._read_only
         clone._last_timestamp = self._last_timestamp
+        clone._created_on = self._created_on
         memo: dict[int, Any] = {}
         clone.__dict__.update(
             (name, value if type(value) in _ATOMIC else copy.deepcopy(value, memo))
@@ -233,8 +274,22 @@ class Aggregate:
         return {name: getattr(self, name) for name, _, _ in self.__state_fields__ if hasattr(self, name)}
 
     def __repr__(self) -> str:
-        fields = ", ".join(f"{k}={v!r}" for k, v in self.state().items())
-        return f"{type(self).__name__}(id={self._id!r}, version={self._version}{', ' if fields else ''}{fields})"
+        """``Cart(id='c-1', version=2, modified_on=2026-12-04T10:00:00+00:00, customer_id='alice', ...)``:
+        identity first, then the state, long values shortened (a log line, not a dump)."""
+        parts = [f"id={self._id!r}", f"version={self._version}"]
+        if self._last_timestamp is not None:
+            parts.append(f"modified_on={self._last_timestamp.isoformat()}")
+        if self._pending:
+            parts.append(f"pending={len(self._pending)}")
+        if self._read_only:
+            parts.append("read_only=True")
+        parts += [f"{name}={_short.repr(value)}" for name, value in self.state().items()]
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+_short = reprlib.Repr()
+_short.maxdict = _short.maxlist = _short.maxtuple = _short.maxset = 8
+_short.maxstring = _short.maxother = 80
 
 
 def _state_fields(cls: type) -> Iterable[tuple[str, Any, bool]]:

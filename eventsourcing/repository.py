@@ -119,7 +119,13 @@ class Repository(Generic[A]):
         if version is not None and reached < version:
             raise AggregateNotFound(f"{name} {aggregate_id!r} has {reached} events; version {version} does not exist")
         aggregate = self.aggregate_type._replay(
-            aggregate_id, events.events, events.version, events.timestamp, start=start, read_only=historic
+            aggregate_id,
+            events.events,
+            events.version,
+            events.timestamp,
+            start=start,
+            read_only=historic,
+            created_on=events.created_on,
         )
         if not historic:
             self._remember(aggregate)
@@ -209,15 +215,16 @@ class Repository(Generic[A]):
         # the store to filter the whole rest of the stream by time.
         events: list[DomainEvent] = []
         last = StreamEvents(events, 0, None)
-        stream_type = None
+        stream_type = created_on = None
         while True:
             page = await self._read(aggregate_id, from_version, from_version + _AS_OF_WINDOW - 1, as_of)
             events.extend(page.events)
             if page.events:
                 last = page
                 stream_type = stream_type or page.stream_type
+                created_on = created_on or page.created_on
             if len(page.events) < _AS_OF_WINDOW:
-                return StreamEvents(events, last.version, last.timestamp, stream_type)
+                return StreamEvents(events, last.version, last.timestamp, stream_type, created_on)
             from_version += _AS_OF_WINDOW
 
     async def _start_from_snapshot(

@@ -15,12 +15,14 @@ import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from eventsourcing.aggregate import Aggregate
 from eventsourcing.errors import ConfigurationError, CorruptEvent
 
 A = TypeVar("A", bound=Aggregate)
+
+_CREATED_ON = "es_created_on"  # the state model's field for `Aggregate.created_on` (JSON key "$created_on")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,9 @@ class StateCodec:
                 f"cannot snapshot {aggregate_type.__name__}: its state annotations do not resolve ({err})"
             ) from err
         fields: dict[str, Any] = {name: (hints[name], None) for name, _, _ in aggregate_type.__state_fields__}
+        # The aggregate's `created_on` (its first event's timestamp) travels with the state, under a
+        # key no Python field name can take.
+        fields[_CREATED_ON] = (dt.datetime | None, Field(None, alias="$created_on"))
         self.model: type[BaseModel] = create_model(
             f"{aggregate_type.__name__}State", __config__=ConfigDict(extra="forbid"), **fields
         )
@@ -112,14 +117,16 @@ class StateCodec:
             raise ValueError("cannot snapshot an aggregate with no events")
         if aggregate.pending_events:
             raise ValueError("cannot snapshot an aggregate with unsaved events: save it first")
-        state = self.model.model_construct(**aggregate.state())
+        values = aggregate.state()
+        values[_CREATED_ON] = aggregate.created_on
+        state = self.model.model_construct(**values)
         return Snapshot(
             stream_id=aggregate.id,
             stream_type=self.aggregate_type.type_name,
             version=aggregate.version,
             timestamp=aggregate.last_event_at,
             fingerprint=self.fingerprint,
-            state=state.model_dump_json(exclude_unset=True).encode(),
+            state=state.model_dump_json(exclude_unset=True, by_alias=True).encode(),
         )
 
     def restore(self, snapshot: Snapshot) -> Aggregate:
@@ -133,7 +140,9 @@ class StateCodec:
             ) from err
         aggregate = self.aggregate_type(snapshot.stream_id)
         for name in state.model_fields_set:
-            setattr(aggregate, name, getattr(state, name))
+            if name != _CREATED_ON:
+                setattr(aggregate, name, getattr(state, name))
+        aggregate._created_on = getattr(state, _CREATED_ON)
         aggregate._version = snapshot.version
         aggregate._last_timestamp = snapshot.timestamp
         return aggregate

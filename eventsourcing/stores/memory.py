@@ -199,7 +199,8 @@ class MemoryEventStore:
             decode(row.event_type, row.schema_version, row.payload, stream_id=stream_id, version=row.version)
             for row in rows
         ]
-        return StreamEvents(events, rows[-1].version, rows[-1].timestamp, rows[0].stream_type)
+        created_on = rows[0].timestamp if rows[0].version == 1 else None
+        return StreamEvents(events, rows[-1].version, rows[-1].timestamp, rows[0].stream_type, created_on)
 
     async def _read_rows(
         self, stream_id: str, from_version: int, to_version: int | None, as_of: dt.datetime | None

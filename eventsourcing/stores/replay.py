@@ -26,6 +26,8 @@ class StreamEvents(NamedTuple):
     stream_type: str | None = None
     """The stream's type, when the store read it with the events (None: not known; the repository
     then asks `EventStore.stream_info`)."""
+    created_on: dt.datetime | None = None
+    """The timestamp of the stream's first event when these events start with it (else None)."""
 
 
 @runtime_checkable
@@ -48,5 +50,6 @@ def stream_events(records: Sequence[RecordedEvent[DomainEvent]]) -> StreamEvents
     """`StreamEvents` from records already read (for stores without a narrower read)."""
     if not records:
         return StreamEvents([], 0, None)
-    last = records[-1]
-    return StreamEvents([record.event for record in records], last.version, last.timestamp)
+    first, last = records[0], records[-1]
+    created_on = first.timestamp if first.version == 1 else None
+    return StreamEvents([record.event for record in records], last.version, last.timestamp, None, created_on)

@@ -39,7 +39,8 @@ async def as_read(store: EventStore, stream_id: str, **kwargs: Any) -> StreamEve
     records = await store.read(stream_id, **kwargs)
     if not records:
         return StreamEvents([], 0, None)
-    return StreamEvents([r.event for r in records], records[-1].version, records[-1].timestamp)
+    created_on = records[0].timestamp if records[0].version == 1 else None  # the aggregate's `created_on`
+    return StreamEvents([r.event for r in records], records[-1].version, records[-1].timestamp, None, created_on)
 
 
 async def test_read_events_matches_read(store: EventStore) -> None:

@@ -126,11 +126,12 @@ class SQLiteBackend:
         if as_of is not None:
             where += " AND timestamp <= ?4"
             params.append(iso_utc(as_of))
-        rows, last = await self._call(_fetch_events, where, params)
+        rows, last, first = await self._call(_fetch_events, where, params)
         if last is None:
             return StreamEvents([], 0, None)
         events = decode_events(self._mapper, rows, stream_id, from_version)
-        return StreamEvents(events, last[0], dt.datetime.fromisoformat(last[1]), last[2])
+        created_on = None if first is None else dt.datetime.fromisoformat(first)
+        return StreamEvents(events, last[0], dt.datetime.fromisoformat(last[1]), last[2], created_on)
 
     async def read_all(
         self, after: Any, limit: int, stream_types: Sequence[str] | None
@@ -204,14 +205,19 @@ def _fetch_many(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list
 
 def _fetch_events(
     db: sqlite3.Connection, where: str, params: list[Any]
-) -> tuple[list[tuple[Any, ...]], tuple[int, str, str] | None]:
-    """A replay's rows up to the last version that matches, and that version, its timestamp and the stream's type."""
+) -> tuple[list[tuple[Any, ...]], tuple[int, str, str] | None, str | None]:
+    """A replay's rows up to the last version that matches; that version, its timestamp and the stream's
+    type; and the first event's timestamp when the rows start with it (the aggregate's `created_on`)."""
     last = db.execute(f"SELECT version, timestamp, stream_type{where} ORDER BY version DESC LIMIT 1", params).fetchone()
     if last is None:
-        return [], None
+        return [], None, None
     params = [*params]
     params[2] = last[0]
-    return _fetch_many(db, f"SELECT event_type, schema_version, payload{where} ORDER BY version", params), last
+    first = None
+    if params[1] <= 1:
+        row = db.execute("SELECT timestamp FROM events WHERE stream_id = ? AND version = 1", params[:1]).fetchone()
+        first = None if row is None else row[0]
+    return _fetch_many(db, f"SELECT event_type, schema_version, payload{where} ORDER BY version", params), last, first
 
 
 # An append is one write transaction: BEGIN IMMEDIATE takes SQLite's write lock (WAL then guarantees
