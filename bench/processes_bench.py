@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaProducer  # noqa: E402
 from sqlalchemy import Column, Integer, MetaData, Table, Text  # noqa: E402
 
 from eventsourcing import Command, CommandBus, DomainEvent, NewEvent, RecordedEvent, SQLEventStore, clock  # noqa: E402
-from eventsourcing.projections import ProjectionRunner, Projector, Reaction, Reactor, Relay, View, on  # noqa: E402
+from eventsourcing.projections import ProjectionRunner, Projector, Reaction, Reactor, Relay, ViewBatch, on  # noqa: E402
 from eventsourcing.projections.topic import KafkaTopic  # noqa: E402
 from tests.kafka_server import KafkaBroker  # noqa: E402
 from tests.postgres_server import PostgresServer  # noqa: E402
@@ -82,7 +82,7 @@ class Counter(Projector):
     tables = (counts,)
 
     @on(PublicPlaced)
-    def placed(self, event: RecordedEvent[PublicPlaced], view: View) -> None:
+    def placed(self, event: RecordedEvent[PublicPlaced], view: ViewBatch) -> None:
         view.add("counts", event.stream_id, n=1)
 
 

@@ -40,7 +40,7 @@ from records import OURS, Measurement, ResultsFile  # noqa: E402
 from sqlalchemy import Column, Integer, MetaData, Table, Text  # noqa: E402
 
 from eventsourcing import DomainEvent, EventStore, NewEvent, RecordedEvent, SQLEventStore  # noqa: E402
-from eventsourcing.projections import ProjectionRunner, Projector, SQLCheckpointStore, View, on  # noqa: E402
+from eventsourcing.projections import ProjectionRunner, Projector, SQLCheckpointStore, ViewBatch, on  # noqa: E402
 
 PEER = ROOT.parent / "shared" / "bench" / "peer" / "run"
 NOTE = "n" * 100
@@ -62,7 +62,7 @@ class AddCounter(Projector):
     tables = (counters,)
 
     @on(Deposited)
-    def deposited(self, event: RecordedEvent[Deposited], view: View) -> None:
+    def deposited(self, event: RecordedEvent[Deposited], view: ViewBatch) -> None:
         view.add("counters", event.stream_id, n=1)
 
 
@@ -71,7 +71,7 @@ class UpsertCounter(Projector):
     tables = (counters,)
 
     @on(Deposited)
-    def deposited(self, event: RecordedEvent[Deposited], view: View) -> None:
+    def deposited(self, event: RecordedEvent[Deposited], view: ViewBatch) -> None:
         view.execute(UPSERT, (event.stream_id,))
 
 

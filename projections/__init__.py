@@ -15,6 +15,7 @@ refuse_pyeventsourcing()  # this package's own entry point: pyeventsourcing may 
 
 
 from eventsourcing import on
+from eventsourcing._renamed import renamed
 from eventsourcing.projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
 from eventsourcing.projections.errors import CheckpointConflict, PoisonEvent, ProjectionError
 from eventsourcing.projections.log import GlobalLog
@@ -25,7 +26,7 @@ from eventsourcing.projections.relay import Relay, integration_event_id
 from eventsourcing.projections.runner import ProjectionRunner
 from eventsourcing.projections.sql import SQLCheckpointStore
 from eventsourcing.projections.status import ProjectionStatus
-from eventsourcing.projections.view import View
+from eventsourcing.projections.view import ViewBatch
 
 __all__ = [
     "Checkpoint",
@@ -43,8 +44,10 @@ __all__ = [
     "Reactor",
     "Relay",
     "SQLCheckpointStore",
-    "View",
+    "ViewBatch",
     "command_id_for",
     "integration_event_id",
     "on",
 ]
+
+__getattr__ = renamed(__name__, {"View": "ViewBatch"}, globals())  # the old names, for one release

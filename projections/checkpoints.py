@@ -4,7 +4,7 @@ A checkpoint only moves forward by compare-and-set, in the same transaction as t
 the batch that moved it, so a view has applied exactly the events before its checkpoint. The
 store never interprets position tokens: it keeps them as canonical JSON and compares them only
 for equality with the one the runner read (the compare-and-set), together with a commit counter
-(``seq``) that makes a checkpoint that was reset and replayed back to the same token distinct from
+(``seq``) that makes a checkpoint that was reset and projected back to the same token distinct from
 the old one.
 """
 
@@ -20,7 +20,7 @@ from uuid import UUID
 from sqlalchemy import Table
 
 from eventsourcing import StoreError, StoreUnavailable
-from eventsourcing.projections.view import View
+from eventsourcing.projections.view import ViewBatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +59,8 @@ class CheckpointStore(Protocol):
     """Checkpoints, dead letters and (for SQL stores) the view tables, in one database.
 
     ``dialect`` is ``"sqlite"`` or ``"postgresql"`` for SQL stores (views are SQL tables written
-    with `View.execute`), None for in-process stores (views are Python objects changed by
-    `View.call`).
+    with `ViewBatch.execute`), None for in-process stores (views are Python objects changed by
+    `ViewBatch.call`).
     """
 
     dialect: str | None
@@ -82,7 +82,7 @@ class CheckpointStore(Protocol):
         self,
         expected: Checkpoint,
         position: Any,
-        view: View | None = None,
+        view: ViewBatch | None = None,
         dead_letter: DeadLetter | None = None,
     ) -> Checkpoint:
         """In one transaction: apply ``view``'s writes, record ``dead_letter``, and move the checkpoint
@@ -90,7 +90,7 @@ class CheckpointStore(Protocol):
         stored checkpoint is no longer ``expected``."""
         ...
 
-    async def discard(self, view: View) -> None:
+    async def discard(self, view: ViewBatch) -> None:
         """Roll back the transaction ``view`` opened for reads, if it did (a batch abandoned)."""
         ...
 
@@ -115,8 +115,8 @@ class CheckpointStore(Protocol):
         """Run a query on the view database, outside any batch (SQL stores; ``?`` placeholders)."""
         ...
 
-    async def fetch_in_batch(self, view: View, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        """For `View.fetch`: open the batch's transaction if needed (checking ``view.expected`` is still
+    async def fetch_in_batch(self, view: ViewBatch, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """For `ViewBatch.fetch`: open the batch's transaction if needed (checking ``view.expected`` is still
         the stored checkpoint), execute the writes recorded so far, then run the query."""
         ...
 

@@ -1,6 +1,6 @@
 """`MemoryCheckpointStore`: checkpoints in a process's memory, for in-process views and tests.
 
-Views kept in Python objects change through `View.call` effects, applied when the batch commits;
+Views kept in Python objects change through `ViewBatch.call` effects, applied when the batch commits;
 checkpoint and view live and die together, so the pair is exactly-once within the process.
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy import Table
 from eventsourcing import ConfigurationError, clock
 from eventsourcing.projections.checkpoints import Checkpoint, DeadLetter, encode_position
 from eventsourcing.projections.errors import CheckpointConflict
-from eventsourcing.projections.view import View
+from eventsourcing.projections.view import ViewBatch
 
 
 class MemoryCheckpointStore:
@@ -54,13 +54,13 @@ class MemoryCheckpointStore:
         self,
         expected: Checkpoint,
         position: Any,
-        view: View | None = None,
+        view: ViewBatch | None = None,
         dead_letter: DeadLetter | None = None,
     ) -> Checkpoint:
         await asyncio.sleep(0)
         if view is not None and view.has_sql:
             raise ConfigurationError(
-                "a MemoryCheckpointStore keeps in-process views (View.call); for SQL views use SQLCheckpointStore"
+                "a MemoryCheckpointStore keeps in-process views (ViewBatch.call); for SQL views use SQLCheckpointStore"
             )
         current = self._checkpoints.get(expected.name) or Checkpoint(expected.name)
         if current.seq != expected.seq or encode_position(current.position) != encode_position(expected.position):
@@ -87,7 +87,7 @@ class MemoryCheckpointStore:
         self._checkpoints[expected.name] = done
         return done
 
-    async def discard(self, view: View) -> None:
+    async def discard(self, view: ViewBatch) -> None:
         view.take_effects()
 
     async def reset(self, name: str, *, drop: Sequence[Table] = (), create: Sequence[Table] = ()) -> Checkpoint:
@@ -110,7 +110,7 @@ class MemoryCheckpointStore:
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise ConfigurationError("a MemoryCheckpointStore has no SQL tables to query")
 
-    async def fetch_in_batch(self, view: View, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    async def fetch_in_batch(self, view: ViewBatch, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         raise ConfigurationError("a MemoryCheckpointStore has no SQL tables to query")
 
 

@@ -9,10 +9,10 @@
         tables = (counters,)
 
         @on(Account.Deposited)
-        def deposited(self, event: RecordedEvent[Account.Deposited], view: View) -> None:
+        def deposited(self, event: RecordedEvent[Account.Deposited], view: ViewBatch) -> None:
             view.add("counters", event.stream_id, n=1)
 
-Handlers are synchronous and record their writes on the batch's `View` (see `eventsourcing.projections.view`).
+Handlers are synchronous and record their writes on the batch's `ViewBatch` (see `eventsourcing.projections.view`).
 A handler that must read the view in the middle of a batch is declared ``async def`` and awaits
 ``view.fetch(...)``; such projectors take a slower path (a transaction is opened before the
 handlers run), so keep handlers synchronous where you can.
@@ -67,7 +67,7 @@ class Projector:
         cls.__async__ = any(inspect.iscoroutinefunction(fn) for fn in handlers.values())
 
     def reset_views(self) -> None:
-        """Clear a view kept in Python objects (`View.call`), before a rebuild replays the log into it.
+        """Clear a view kept in Python objects (`ViewBatch.call`), before a rebuild projects the log into it again.
 
         SQL views need nothing here (the runner drops and re-creates their tables). A projector with
         in-process views overrides this; without it, such a projector cannot be rebuilt once it has
@@ -82,7 +82,7 @@ class Projector:
         """``handler`` as the runner calls it, ``(event, view)``. Projectors whose effect lies outside
         the view (reactors send commands, relays publish records) wrap their handlers here; ``sends``
         says whether an event's effect is due (not for a view as of a time, nor for what a rebuild
-        replays that was already sent)."""
+        projects again that was already sent)."""
         return handler
 
     async def acknowledge(self) -> None:

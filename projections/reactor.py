@@ -52,7 +52,7 @@ from sqlalchemy import Column, MetaData, Table, Text
 from eventsourcing import Command, CommandBus, ConfigurationError, DomainEvent, RecordedEvent
 from eventsourcing.clock import require_aware
 from eventsourcing.projections.projector import Projector
-from eventsourcing.projections.view import View
+from eventsourcing.projections.view import ViewBatch
 from eventsourcing.stores.sql.rows import iso_utc
 
 __all__ = ["DUE", "FIRED", "Reaction", "Reactor", "command_id_for", "deadline_table"]
@@ -78,7 +78,7 @@ class Reaction:
 
     __slots__ = ("_count", "_event", "_reactor", "_sent", "_view")
 
-    def __init__(self, reactor: Reactor, event: RecordedEvent[Any], view: View) -> None:
+    def __init__(self, reactor: Reactor, event: RecordedEvent[Any], view: ViewBatch) -> None:
         self._reactor = reactor
         self._event = event
         self._view = view
@@ -157,11 +157,11 @@ class Reactor(Projector):
 
     def wrap_handler(
         self, handler: Callable[..., Any], sends: Callable[[RecordedEvent[DomainEvent]], bool]
-    ) -> Callable[[RecordedEvent[DomainEvent], View], Awaitable[None]]:
+    ) -> Callable[[RecordedEvent[DomainEvent], ViewBatch], Awaitable[None]]:
         """``handler`` as the runner calls it: build the reaction, run the handler, then dispatch its
-        commands in order — unless ``sends(event)`` is False (a rebuild replaying what was reacted to)."""
+        commands in order — unless ``sends(event)`` is False (a rebuild re-projecting what was reacted to)."""
 
-        async def react(event: RecordedEvent[DomainEvent], view: View) -> None:
+        async def react(event: RecordedEvent[DomainEvent], view: ViewBatch) -> None:
             reaction = Reaction(self, event, view)
             result = handler(event, reaction)
             if inspect.isawaitable(result):

@@ -52,7 +52,7 @@ from typing import Any, ClassVar, Self
 
 from eventsourcing import ConfigurationError, DomainEvent, RecordedEvent, StoreUnavailable
 from eventsourcing.projections.projector import Projector
-from eventsourcing.projections.view import View
+from eventsourcing.projections.view import ViewBatch
 
 __all__ = ["Relay", "integration_event_id"]
 
@@ -143,11 +143,11 @@ class Relay(Projector):
 
     def wrap_handler(
         self, handler: Callable[..., Any], sends: Callable[[RecordedEvent[DomainEvent]], bool]
-    ) -> Callable[[RecordedEvent[DomainEvent], View], Awaitable[None]]:
+    ) -> Callable[[RecordedEvent[DomainEvent], ViewBatch], Awaitable[None]]:
         """``handler`` as the runner calls it: map the event, hand its integration events to the
         producer (acknowledged by `acknowledge`, before the batch commits) unless ``sends`` says no."""
 
-        async def publish(event: RecordedEvent[DomainEvent], view: View) -> None:
+        async def publish(event: RecordedEvent[DomainEvent], view: ViewBatch) -> None:
             result = handler(event)
             if result is None or not sends(event):
                 return

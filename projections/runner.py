@@ -1,7 +1,7 @@
 """`ProjectionRunner`: follows the global log and keeps projectors' views, exactly once.
 
 For each projector, in a loop: read the next page of the log after its checkpoint, run the
-handlers over the page (they record writes on a `View`), then commit the writes and the new
+handlers over the page (they record writes on a `ViewBatch`), then commit the writes and the new
 checkpoint in one transaction of the view database, by compare-and-set on the checkpoint the
 page was read after. A crash anywhere loses the uncommitted batch and nothing else; a second
 runner of the same projector loses the compare-and-set, rolls back and re-reads. The page *is*
@@ -57,7 +57,7 @@ from eventsourcing.projections.log import GlobalLog
 from eventsourcing.projections.projector import Handler, Projector
 from eventsourcing.projections.reactor import DUE, FIRED, Reactor
 from eventsourcing.projections.status import ProjectionStatus
-from eventsourcing.projections.view import View, ViewTables, table_copies
+from eventsourcing.projections.view import ViewBatch, ViewTables, table_copies
 from eventsourcing.stores.sql.rows import iso_utc
 
 _Bad = RecordedEvent[DomainEvent] | Undecodable
@@ -102,7 +102,7 @@ class _Projection:
         if projector.acknowledges:
             self.flush = projector.acknowledge
         self.in_process = store.dialect is None
-        """In-process views (`View.call` effects): each event's effects are marked, see `View.begin_event`."""
+        """In-process views (`ViewBatch.call` effects): each event's effects are marked, see `ViewBatch.begin_event`."""
         self.is_async = projector.has_async_handlers or self.in_process
         self.exclusive = False
         """An as-of build: a checkpoint moved by someone else means another build of it began: give up."""
@@ -122,7 +122,7 @@ class _Projection:
 
     def sends(self, event: RecordedEvent[DomainEvent]) -> bool:
         """Whether a reactor sends the commands of ``event`` (not for a view as of a time, nor for
-        the events a rebuild replays that the reactor had reacted to before it)."""
+        the events a rebuild projects again that the reactor had reacted to before it)."""
         if self.as_of is not None or event.event_id in self.sent_in_step:
             return False
         if self.quiet_until is not None and self._covers(self.quiet_until, event.position):
@@ -335,7 +335,7 @@ class ProjectionRunner:
 
     async def rebuild(self, name: str) -> int:
         """Reset the projector (drop and re-create its tables, checkpoint back to the start, dead
-        letters forgotten) in one transaction, then replay the whole log into it."""
+        letters forgotten) in one transaction, then project the whole log into it again."""
         p = self._select((name,))[0]
         async with p.lock:  # not in the middle of another task's step
             if p.reactor is not None:
@@ -348,14 +348,14 @@ class ProjectionRunner:
 
     async def _reset_in_process_view(self, p: _Projection) -> None:
         """In-process views are the projector's own objects, which a checkpoint store cannot drop: the
-        projector clears them (`Projector.reset_views`) before the log is replayed into them."""
+        projector clears them (`Projector.reset_views`) before the log is projected into them again."""
         if not p.in_process or (await self.views.load(p.name)).position is None:
             return
         try:
             p.projector.reset_views()
         except NotImplementedError:
             raise ProjectionError(
-                f"projection {p.name!r} keeps its view in Python objects (View.call), which the runner cannot "
+                f"projection {p.name!r} keeps its view in Python objects (ViewBatch.call), which the runner cannot "
                 "clear: define reset_views() on the projector to clear them, then rebuild"
             ) from None
 
@@ -375,7 +375,7 @@ class ProjectionRunner:
         base = self._select((name,))[0]
         if base.in_process:
             raise ProjectionError(
-                f"projection {name!r} keeps its view in Python objects (View.call): an as-of build would write "
+                f"projection {name!r} keeps its view in Python objects (ViewBatch.call): an as-of build would write "
                 "into the live view; build views as of a time with SQL views (SQLCheckpointStore)"
             )
         p = _Projection(base.projector, self.views, self.store.covers, suffix=suffix, as_of=as_of)
@@ -507,7 +507,7 @@ class ProjectionRunner:
                         p.checkpoint.position,
                         f"{type(err).__name__}: {err}",
                     )
-                view = View(p.tables, self.views)
+                view = ViewBatch(p.tables, self.views)
                 view.execute(reactor.sql[FIRED], (key, command_id))
                 async with p.lock:
                     try:
@@ -712,7 +712,7 @@ class ProjectionRunner:
         poison: tuple[int, Exception] | None = None
         while True:
             if start < end:
-                view = View(p.tables, self.views, p.checkpoint)
+                view = ViewBatch(p.tables, self.views, p.checkpoint)
                 try:
                     failed = await self._handle(p, events, start, end, view)
                 except BaseException:
@@ -747,7 +747,7 @@ class ProjectionRunner:
                 return
 
     async def _handle(
-        self, p: _Projection, events: Events, start: int, end: int, view: View
+        self, p: _Projection, events: Events, start: int, end: int, view: ViewBatch
     ) -> tuple[int, Exception] | None:
         """Run the handlers over events[start:end]; (index, error) of the first that raised, if one did."""
         get = p.handlers.get

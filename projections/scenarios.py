@@ -8,7 +8,7 @@ throwaway file) — no mocks, and no bookkeeping in the test::
     ).then_rows("balances", [{"account_id": "acc-1", "deposits": 1, "total_cents": 250}])
 
 Each ``then_*`` runs the scenario from scratch: a fresh in-memory event store holding the given
-events, the projector's tables dropped and re-created, the whole log replayed (a `rebuild`).
+events, the projector's tables dropped and re-created, the whole log projected again (a `rebuild`).
 Exported by `eventsourcing.projections.testing`, next to the checkpoint store contract.
 """
 
@@ -41,7 +41,7 @@ class ProjectionScenario(Tracked):
     ``views``: the view database's URL; by default a SQLite file in a temporary directory, removed
     afterwards. On another database (``postgresql://...``) the projector's tables there are dropped
     and re-created by each run. ``store``: the event store to append the given events to (default:
-    a fresh `MemoryEventStore` per run; a store you pass keeps its events, and all are replayed).
+    a fresh `MemoryEventStore` per run; a store you pass keeps its events, and all are projected).
     """
 
     def __init__(

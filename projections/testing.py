@@ -11,7 +11,7 @@ The checkpoint store contract, written once and bound to every backend (like `Ev
                 yield store
 
 SQL stores (``dialect`` set) are also checked for what a batch writes; in-process stores for
-`View.call` effects. Importing this module imports pytest; the package itself never does.
+`ViewBatch.call` effects. Importing this module imports pytest; the package itself never does.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from eventsourcing import StoreError
 from eventsourcing.projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
 from eventsourcing.projections.errors import CheckpointConflict
 from eventsourcing.projections.scenarios import ProjectionScenario, ScenarioFailed
-from eventsourcing.projections.view import View, ViewTables, table_copies
+from eventsourcing.projections.view import ViewBatch, ViewTables, table_copies
 
 __all__ = ["CheckpointStoreContract", "ProjectionScenario", "ScenarioFailed"]
 
@@ -49,13 +49,13 @@ class CheckpointStoreContract:
     # -- helpers --------------------------------------------------------------------------------
 
     @staticmethod
-    async def _view(store: CheckpointStore, expected: Checkpoint) -> View:
+    async def _view(store: CheckpointStore, expected: Checkpoint) -> ViewBatch:
         if store.dialect is not None:
             await store.create_tables([tallies])
-        return View(ViewTables.of([tallies], store.dialect), store, expected)
+        return ViewBatch(ViewTables.of([tallies], store.dialect), store, expected)
 
     @staticmethod
-    def _bump(store: CheckpointStore, view: View, key: str, seen: dict[str, int]) -> None:
+    def _bump(store: CheckpointStore, view: ViewBatch, key: str, seen: dict[str, int]) -> None:
         if store.dialect is None:
             view.call(lambda: seen.__setitem__(key, seen.get(key, 0) + 1))
         else:

@@ -1,4 +1,6 @@
-"""`View`: what a projector's handlers write to, collected per batch and committed with the checkpoint.
+"""`ViewBatch`: one batch's writes to a projector's view tables, committed with its checkpoint.
+
+(Called `View` before: a "view" is the tables themselves; the old name still works, with a warning.)
 
 Handlers are plain functions called once per event, and must not cost a round trip each: so a
 handler does not execute SQL, it *records* it. ``view.execute(sql, params)`` appends the parameters
@@ -22,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import MetaData, Table
 from sqlalchemy.sql.elements import quoted_name
+
+from eventsourcing._renamed import renamed
 
 if TYPE_CHECKING:
     from eventsourcing.projections.checkpoints import Checkpoint, CheckpointStore
@@ -78,7 +82,7 @@ def _numbered(sql: str) -> str:
     return re.sub(r"\?", number, sql)
 
 
-class View:
+class ViewBatch:
     """The writes of one batch. Handlers call `execute`, `add`, `call`; async handlers may `await fetch`."""
 
     __slots__ = (
@@ -220,3 +224,6 @@ def table_copies(tables: Sequence[Table], suffix: str) -> list[Table]:
                 index.name = quoted_name(f"{index.name}{suffix}", None)
         copies.append(copy)
     return copies
+
+
+__getattr__ = renamed(__name__, {"View": "ViewBatch"}, globals())  # the old name, for one release

@@ -9,7 +9,7 @@ from sqlalchemy import Table
 
 from eventsourcing import ConfigurationError
 from eventsourcing.projections.checkpoints import Checkpoint, DeadLetter
-from eventsourcing.projections.view import View
+from eventsourcing.projections.view import ViewBatch
 from eventsourcing.urls import redact, sql_dialect
 
 __all__ = ["SQLCheckpointStore"]
@@ -22,10 +22,10 @@ class _Backend(Protocol):
     async def close(self) -> None: ...
     async def load(self, name: str) -> Checkpoint: ...
     async def commit(
-        self, expected: Checkpoint, position: Any, view: View | None, dead_letter: DeadLetter | None
+        self, expected: Checkpoint, position: Any, view: ViewBatch | None, dead_letter: DeadLetter | None
     ) -> Checkpoint: ...
-    async def fetch_in_batch(self, view: View, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]: ...
-    async def discard(self, view: View) -> None: ...
+    async def fetch_in_batch(self, view: ViewBatch, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]: ...
+    async def discard(self, view: ViewBatch) -> None: ...
     async def reset(self, name: str, drop: Sequence[Table], create: Sequence[Table]) -> Checkpoint: ...
     async def create_tables(self, tables: Sequence[Table]) -> None: ...
     async def dead_letters(self, name: str) -> list[DeadLetter]: ...
@@ -81,15 +81,15 @@ class SQLCheckpointStore:
         self,
         expected: Checkpoint,
         position: Any,
-        view: View | None = None,
+        view: ViewBatch | None = None,
         dead_letter: DeadLetter | None = None,
     ) -> Checkpoint:
         return await self._backend.commit(expected, position, view, dead_letter)
 
-    async def fetch_in_batch(self, view: View, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    async def fetch_in_batch(self, view: ViewBatch, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         return await self._backend.fetch_in_batch(view, sql, params)
 
-    async def discard(self, view: View) -> None:
+    async def discard(self, view: ViewBatch) -> None:
         await self._backend.discard(view)
 
     async def reset(self, name: str, *, drop: Sequence[Table] = (), create: Sequence[Table] = ()) -> Checkpoint:

@@ -37,7 +37,7 @@ from eventsourcing.projections.sql.ddl import (
     drop_statements,
     metadata,
 )
-from eventsourcing.projections.view import Ops, View
+from eventsourcing.projections.view import Ops, ViewBatch
 from eventsourcing.stores.sql.rows import iso_utc
 
 try:
@@ -103,10 +103,10 @@ class PostgresCheckpointBackend:
         return _checkpoint(name, await self.runner.call(_load, name, retry=True))
 
     async def commit(
-        self, expected: Checkpoint, position: Any, view: View | None, dead_letter: DeadLetter | None
+        self, expected: Checkpoint, position: Any, view: ViewBatch | None, dead_letter: DeadLetter | None
     ) -> Checkpoint:
         if view is not None and view.take_effects():
-            raise ConfigurationError("View.call effects need a MemoryCheckpointStore; SQL views use execute")
+            raise ConfigurationError("ViewBatch.call effects need a MemoryCheckpointStore; SQL views use execute")
         if view is not None and view.failed is not None:
             raise _batch_failed(view.failed)
         ops = view.take_ops() if view is not None else []
@@ -127,7 +127,7 @@ class PostgresCheckpointBackend:
             raise CheckpointConflict(expected.name, expected.seq)
         return Checkpoint(expected.name, position, expected.seq + 1, now)
 
-    async def fetch_in_batch(self, view: View, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    async def fetch_in_batch(self, view: ViewBatch, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         try:
             if not view.in_transaction:
                 assert view.expected is not None
@@ -147,7 +147,7 @@ class PostgresCheckpointBackend:
             await self.discard(view)
             raise
 
-    async def discard(self, view: View) -> None:
+    async def discard(self, view: ViewBatch) -> None:
         view.take_ops()
         if view.in_transaction:
             lease: Lease = view.tx

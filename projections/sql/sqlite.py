@@ -34,7 +34,7 @@ from eventsourcing.projections.sql.ddl import (
     drop_statements,
     metadata,
 )
-from eventsourcing.projections.view import Ops, View
+from eventsourcing.projections.view import Ops, ViewBatch
 from eventsourcing.stores.sql.rows import iso_utc
 from eventsourcing.stores.sql.sqlite_runner import SQLiteRunner
 
@@ -83,7 +83,7 @@ class SQLiteCheckpointBackend:
         return _checkpoint(name, row)
 
     async def commit(
-        self, expected: Checkpoint, position: Any, view: View | None, dead_letter: DeadLetter | None
+        self, expected: Checkpoint, position: Any, view: ViewBatch | None, dead_letter: DeadLetter | None
     ) -> Checkpoint:
         ops = _sql_only(view)
         now = iso_utc(clock.now())
@@ -109,7 +109,7 @@ class SQLiteCheckpointBackend:
             raise CheckpointConflict(expected.name, expected.seq)
         return Checkpoint(expected.name, position, expected.seq + 1, _parse(now))
 
-    async def fetch_in_batch(self, view: View, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    async def fetch_in_batch(self, view: ViewBatch, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         if not view.in_transaction:
             assert view.expected is not None
             await self._lock.acquire()
@@ -130,7 +130,7 @@ class SQLiteCheckpointBackend:
             await self.discard(view)
             raise
 
-    async def discard(self, view: View) -> None:
+    async def discard(self, view: ViewBatch) -> None:
         view.take_ops()
         if view.in_transaction:
             view.in_transaction = False
@@ -167,11 +167,13 @@ class SQLiteCheckpointBackend:
             return await self._runner.call(_fetch, sql, params)
 
 
-def _sql_only(view: View | None) -> Ops:
+def _sql_only(view: ViewBatch | None) -> Ops:
     if view is None:
         return []
     if view.take_effects():
-        raise ConfigurationError("View.call effects need a MemoryCheckpointStore; a SQL view is written with execute")
+        raise ConfigurationError(
+            "ViewBatch.call effects need a MemoryCheckpointStore; a SQL view is written with execute"
+        )
     return view.take_ops()
 
 

@@ -56,7 +56,7 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
+        await self.app(scope, _resend(b"".join(chunks), receive), send)
 
     async def _refuse(self, send: Send) -> None:
         body = json.dumps(
@@ -76,15 +76,15 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def _resend(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that gives ``body`` as one message, then whatever ``receive`` gives (a disconnect)."""
     sent = False
 
-    async def replay() -> Message:
+    async def resend() -> Message:
         nonlocal sent
         if not sent:
             sent = True
             return {"type": "http.request", "body": body, "more_body": False}
         return await receive()
 
-    return replay
+    return resend

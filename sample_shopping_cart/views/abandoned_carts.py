@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text
 
 from eventsourcing import RecordedEvent, on
-from eventsourcing.projections import CheckpointStore, Projector, View
+from eventsourcing.projections import CheckpointStore, Projector, ViewBatch
 from eventsourcing.sample_shopping_cart.domain import CartAbandoned, CartCheckedOut, CartOpened, ShoppingCart, cents
 
 metadata = MetaData()
@@ -39,16 +39,16 @@ class AbandonedCarts(Projector):
     stream_types = (ShoppingCart.type_name,)
 
     @on(CartOpened)
-    def opened(self, e: RecordedEvent[CartOpened], view: View) -> None:
+    def opened(self, e: RecordedEvent[CartOpened], view: ViewBatch) -> None:
         view.execute(_OPENED, (e.stream_id, e.event.customer_id, e.timestamp.isoformat()))
 
     @on(CartAbandoned)
-    def abandoned(self, e: RecordedEvent[CartAbandoned], view: View) -> None:
+    def abandoned(self, e: RecordedEvent[CartAbandoned], view: ViewBatch) -> None:
         items = sum(line.quantity for line in e.event.lines)
         view.execute(_ABANDONED, (e.timestamp.isoformat(), e.event.reason, items, cents(e.event.total), e.stream_id))
 
     @on(CartCheckedOut)
-    def checked_out(self, e: RecordedEvent[CartCheckedOut], view: View) -> None:
+    def checked_out(self, e: RecordedEvent[CartCheckedOut], view: ViewBatch) -> None:
         view.execute(_CHECKED_OUT, (e.stream_id,))
 
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text, text
 
 from eventsourcing import RecordedEvent, on
-from eventsourcing.projections import CheckpointStore, Projector, View
+from eventsourcing.projections import CheckpointStore, Projector, ViewBatch
 from eventsourcing.sample_shopping_cart.domain import (
     CartAbandoned,
     CartCheckedOut,
@@ -83,33 +83,33 @@ class CartSummaryView(Projector):
     stream_types = (ShoppingCart.type_name,)
 
     @on(CartOpened)
-    def opened(self, e: RecordedEvent[CartOpened], view: View) -> None:
+    def opened(self, e: RecordedEvent[CartOpened], view: ViewBatch) -> None:
         at = e.timestamp.isoformat()
         view.execute(_OPEN, (e.stream_id, e.event.customer_id, e.version, at, at))
 
     @on(ItemAdded)
-    def item_added(self, e: RecordedEvent[ItemAdded], view: View) -> None:
+    def item_added(self, e: RecordedEvent[ItemAdded], view: ViewBatch) -> None:
         item = e.event
         view.execute(_ADD_LINE, (e.stream_id, item.sku, item.name, item.quantity, cents(item.unit_price)))
         view.execute(_RETOTAL, (e.version, e.timestamp.isoformat(), e.stream_id))
 
     @on(ItemRemoved)
-    def item_removed(self, e: RecordedEvent[ItemRemoved], view: View) -> None:
+    def item_removed(self, e: RecordedEvent[ItemRemoved], view: ViewBatch) -> None:
         view.execute(_REMOVE_LINE, (e.stream_id, e.event.sku))
         view.execute(_RETOTAL, (e.version, e.timestamp.isoformat(), e.stream_id))
 
     @on(ItemQuantityChanged)
-    def quantity_changed(self, e: RecordedEvent[ItemQuantityChanged], view: View) -> None:
+    def quantity_changed(self, e: RecordedEvent[ItemQuantityChanged], view: ViewBatch) -> None:
         view.execute(_SET_QUANTITY, (e.event.quantity, e.stream_id, e.event.sku))
         view.execute(_RETOTAL, (e.version, e.timestamp.isoformat(), e.stream_id))
 
     @on(DiscountApplied)
-    def discount_applied(self, e: RecordedEvent[DiscountApplied], view: View) -> None:
+    def discount_applied(self, e: RecordedEvent[DiscountApplied], view: ViewBatch) -> None:
         params = (e.event.code, e.event.percent, e.version, e.timestamp.isoformat(), e.stream_id)
         view.execute(_DISCOUNT, params)
 
     @on(CartCheckedOut, CartAbandoned)
-    def closed(self, e: RecordedEvent[CartCheckedOut | CartAbandoned], view: View) -> None:
+    def closed(self, e: RecordedEvent[CartCheckedOut | CartAbandoned], view: ViewBatch) -> None:
         status = "checked_out" if isinstance(e.event, CartCheckedOut) else "abandoned"
         view.execute(_STATUS, (status, e.version, e.timestamp.isoformat(), e.stream_id))
 

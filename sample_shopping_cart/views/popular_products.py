@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, Text, text
 
 from eventsourcing import RecordedEvent, on
-from eventsourcing.projections import CheckpointStore, Projector, View
+from eventsourcing.projections import CheckpointStore, Projector, ViewBatch
 from eventsourcing.sample_shopping_cart.domain import (
     CartAbandoned,
     CartCheckedOut,
@@ -54,28 +54,28 @@ class PopularProducts(Projector):
     stream_types = (Product.type_name, ShoppingCart.type_name)
 
     @on(ProductListed)
-    def listed(self, e: RecordedEvent[ProductListed], view: View) -> None:
+    def listed(self, e: RecordedEvent[ProductListed], view: ViewBatch) -> None:
         view.execute(_LISTED, (e.stream_id, e.event.name, cents(e.event.price)))
 
     @on(ProductPriceChanged)
-    def price_changed(self, e: RecordedEvent[ProductPriceChanged], view: View) -> None:
+    def price_changed(self, e: RecordedEvent[ProductPriceChanged], view: ViewBatch) -> None:
         view.execute(_PRICE, (cents(e.event.new_price), e.stream_id))
 
     @on(ProductDiscontinued)
-    def discontinued(self, e: RecordedEvent[ProductDiscontinued], view: View) -> None:
+    def discontinued(self, e: RecordedEvent[ProductDiscontinued], view: ViewBatch) -> None:
         view.execute(_DISCONTINUED, (e.stream_id,))
 
     @on(ItemAdded)
-    def item_added(self, e: RecordedEvent[ItemAdded], view: View) -> None:
+    def item_added(self, e: RecordedEvent[ItemAdded], view: ViewBatch) -> None:
         view.add("popular_product_sales", e.event.sku, times_added=1)
 
     @on(CartCheckedOut)
-    def checked_out(self, e: RecordedEvent[CartCheckedOut], view: View) -> None:
+    def checked_out(self, e: RecordedEvent[CartCheckedOut], view: ViewBatch) -> None:
         for line in e.event.lines:
             view.add("popular_product_sales", line.sku, units_sold=line.quantity, revenue_cents=cents(line.total))
 
     @on(CartAbandoned)
-    def abandoned(self, e: RecordedEvent[CartAbandoned], view: View) -> None:
+    def abandoned(self, e: RecordedEvent[CartAbandoned], view: ViewBatch) -> None:
         for line in e.event.lines:
             view.add("popular_product_sales", line.sku, units_abandoned=line.quantity)
 

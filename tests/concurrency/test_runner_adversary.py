@@ -36,7 +36,7 @@ from eventsourcing.projections import (
     ProjectionRunner,
     Projector,
     SQLCheckpointStore,
-    View,
+    ViewBatch,
     on,
 )
 from eventsourcing.projections.errors import CheckpointConflict
@@ -100,7 +100,7 @@ class FetchingCounting(Projector):
     tables = (counters, audit)
 
     @on(Ticked)
-    async def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+    async def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
         await view.fetch("SELECT n FROM {counters} WHERE id = ?", (event.stream_id,))
         view.add("counters", event.stream_id, n=1)
         view.execute(AUDIT, (str(event.event_id), event.stream_id))
@@ -297,7 +297,7 @@ class Fixable(Counting):
     name = "counting"
 
     @on(Poisoned)
-    def poisoned(self, event: RecordedEvent[Poisoned], view: View) -> None:
+    def poisoned(self, event: RecordedEvent[Poisoned], view: ViewBatch) -> None:
         if BROKEN["on"]:
             raise ValueError(event.event.reason)
         view.add("counters", event.stream_id, n=1)
@@ -309,7 +309,7 @@ class Others(Projector):
     tables = (others,)
 
     @on(Ticked)
-    def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+    def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
         view.add("adv_others", event.stream_id, n=1)
 
 
@@ -346,7 +346,7 @@ class Yielding(Counting):
     name = "counting"
 
     @on(Ticked)
-    async def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:  # type: ignore[override]
+    async def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:  # type: ignore[override]
         await asyncio.sleep(0)
         view.add("counters", event.stream_id, n=1)
         view.execute(AUDIT, (str(event.event_id), event.stream_id))
@@ -404,7 +404,7 @@ class RaisesConflict(Counting):
     calls = 0
 
     @on(Ticked)
-    def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+    def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
         type(self).calls += 1
         if type(self).calls <= 50:
             raise CheckpointConflict("some-other-projection", 0)
@@ -435,7 +435,7 @@ async def test_rebuild_with_the_memory_checkpoint_store_does_not_double_count() 
         name = "in-memory"
 
         @on(Ticked)
-        def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+        def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
             view.call(totals.update, [event.stream_id])
 
     store = MemoryEventStore()
@@ -484,7 +484,7 @@ async def test_cancel_sweep_on_memory_views_with_yielding_handlers() -> None:
         name = "seen"
 
         @on(Ticked)
-        async def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+        async def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
             for _ in range(event.event.n % 3):
                 await asyncio.sleep(0)
             view.call(seen.append, event.event_id)
@@ -570,7 +570,7 @@ async def test_status_is_idle_after_a_catch_up_that_ended_on_an_empty_page(
 
 
 async def test_an_effect_failing_at_commit_does_not_leave_half_a_batch_applied() -> None:
-    """`View.call` effects run at commit. One that fails (a transient bug, an exception in user code)
+    """`ViewBatch.call` effects run at commit. One that fails (a transient bug, an exception in user code)
     must leave the view as it was, or the retried batch applies the effects before it twice."""
     seen: list[uuid.UUID] = []
     failing = {"once": True}
@@ -585,7 +585,7 @@ async def test_an_effect_failing_at_commit_does_not_leave_half_a_batch_applied()
         name = "recording"
 
         @on(Ticked)
-        def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+        def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
             view.call(record, event.event_id, event.event.n)
 
     store = MemoryEventStore()
@@ -610,7 +610,7 @@ class CountingX(Projector):
     tables = (x_counts, x_audit)
 
     @on(Ticked)
-    def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+    def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
         view.add("adv_x_counts", event.stream_id, n=1)
         view.execute("INSERT INTO {adv_x_audit} (event_id) VALUES (?)", (str(event.event_id),))
 
@@ -672,7 +672,7 @@ class OptionalLookup(Projector):
     tables = (counters, audit)
 
     @on(Ticked)
-    async def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+    async def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
         view.add("counters", event.stream_id, n=1)
         view.execute(AUDIT, (str(event.event_id), event.stream_id))
         if event.event.n == 2:
@@ -755,7 +755,7 @@ class OnlyOthers(Projector):
     stream_types = ("ptest.Other",)
 
     @on(Ticked)
-    def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+    def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
         raise AssertionError("a tick of another stream type reached a filtered projector")
 
 
@@ -822,7 +822,7 @@ class Fetching(Projector):
     tables = (counters, audit)
 
     @on(Ticked)
-    async def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+    async def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
         await view.fetch("SELECT n FROM {counters} WHERE id = ?", (event.stream_id,))
         view.add("counters", event.stream_id, n=1)
         view.execute(AUDIT, (str(event.event_id), event.stream_id))
@@ -901,7 +901,7 @@ async def test_rebuild_as_of_with_in_process_views_does_not_touch_the_live_view(
         name = "in-memory"
 
         @on(Ticked)
-        def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+        def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
             view.call(totals.update, [event.stream_id])
 
     store = MemoryEventStore()

@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Column, Integer, MetaData, Table, Text
 
 from eventsourcing import AppendResult, NewEvent, RecordedEvent, SQLEventStore
-from eventsourcing.projections import ProjectionRunner, Projector, SQLCheckpointStore, View, on
+from eventsourcing.projections import ProjectionRunner, Projector, SQLCheckpointStore, ViewBatch, on
 from tests.conftest import TEST_DATABASE
 from tests.integration.projections_worker import STREAM_TYPE, Ticked
 from tests.postgres_server import PostgresServer
@@ -60,7 +60,7 @@ class Interleaved(Projector):
     tables = (counts, applied)
 
     @on(Ticked)
-    async def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+    async def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
         for _ in range(_rng.choice((0, 0, 0, 1, 2))):
             await asyncio.sleep(0)
         view.add("prog_counts", event.stream_id, n=1)

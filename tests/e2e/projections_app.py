@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import Column, Integer, MetaData, Table, Text
 
 from eventsourcing import Aggregate, DomainEvent, RecordedEvent, on
-from eventsourcing.projections import Projector, View
+from eventsourcing.projections import Projector, ViewBatch
 
 
 class Tally(Aggregate):
@@ -68,7 +68,7 @@ class Counters(Projector):
     tables = (tally_counts, tally_audit)
 
     @on(Tally.Started)
-    def started(self, event: RecordedEvent[Tally.Started], view: View) -> None:
+    def started(self, event: RecordedEvent[Tally.Started], view: ViewBatch) -> None:
         view.execute(
             "INSERT INTO {tally_counts} (tally_id, label, events, total) VALUES (?, ?, 1, 0)",
             (event.stream_id, event.event.label),
@@ -76,7 +76,7 @@ class Counters(Projector):
         view.execute("INSERT INTO {tally_audit} (event_id) VALUES (?)", (str(event.event_id),))
 
     @on(Tally.Bumped)
-    def bumped(self, event: RecordedEvent[Tally.Bumped], view: View) -> None:
+    def bumped(self, event: RecordedEvent[Tally.Bumped], view: ViewBatch) -> None:
         view.add("tally_counts", event.stream_id, events=1, total=event.event.by)
         view.execute("INSERT INTO {tally_audit} (event_id) VALUES (?)", (str(event.event_id),))
 
@@ -89,11 +89,11 @@ class EventTypes(Projector):
         self.prefix = prefix  # needs an argument: the CLI can only use the instance below
 
     @on(Tally.Started)
-    def started(self, event: RecordedEvent[Tally.Started], view: View) -> None:
+    def started(self, event: RecordedEvent[Tally.Started], view: ViewBatch) -> None:
         view.add("event_type_counts", self.prefix + event.event_type, n=1)
 
     @on(Tally.Bumped)
-    def bumped(self, event: RecordedEvent[Tally.Bumped], view: View) -> None:
+    def bumped(self, event: RecordedEvent[Tally.Bumped], view: ViewBatch) -> None:
         view.add("event_type_counts", self.prefix + event.event_type, n=1)
 
 
@@ -106,7 +106,7 @@ class Picky(Projector):
     dead_letters = True
 
     @on(Tally.Bumped)
-    def bumped(self, event: RecordedEvent[Tally.Bumped], view: View) -> None:
+    def bumped(self, event: RecordedEvent[Tally.Bumped], view: ViewBatch) -> None:
         if event.event.by == 13:
             raise ValueError("13 is unlucky")
         view.add("picky_sums", event.stream_id, total=event.event.by)

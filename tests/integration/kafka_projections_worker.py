@@ -23,7 +23,7 @@ import uuid
 from sqlalchemy import Column, MetaData, Table, Text
 
 from eventsourcing import ConcurrencyError, NewEvent, RecordedEvent, clock
-from eventsourcing.projections import ProjectionRunner, Projector, View, on
+from eventsourcing.projections import ProjectionRunner, Projector, ViewBatch, on
 from eventsourcing.stores.kafka import KafkaEventStore
 from tests.integration.projections_worker import STREAM_TYPE, Reporting, Ticked
 
@@ -46,7 +46,7 @@ class Tagged(Projector):
         self.worker = worker
 
     @on(Ticked)
-    def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+    def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
         view.execute("INSERT INTO {applied_by} (event_id, worker) VALUES (?, ?)", (str(event.event_id), self.worker))
 
 

@@ -16,7 +16,7 @@ import sys
 from sqlalchemy import Column, Integer, MetaData, Table, Text
 
 from eventsourcing import DomainEvent, RecordedEvent, SQLEventStore
-from eventsourcing.projections import ProjectionRunner, Projector, View, on
+from eventsourcing.projections import ProjectionRunner, Projector, ViewBatch, on
 
 STREAM_TYPE = "ptest.Counter"
 
@@ -50,12 +50,12 @@ class Counting(Projector):
     tables = (counters, audit)
 
     @on(Ticked)
-    def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+    def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
         view.add("counters", event.stream_id, n=1)
         view.execute(AUDIT, (str(event.event_id), event.stream_id))
 
     @on(Poisoned)
-    def poisoned(self, event: RecordedEvent[Poisoned], view: View) -> None:
+    def poisoned(self, event: RecordedEvent[Poisoned], view: ViewBatch) -> None:
         view.add("counters", event.stream_id, n=1000)  # recorded, then the handler fails: must not apply
         raise ValueError(event.event.reason)
 
@@ -71,7 +71,7 @@ class Reporting(Counting):
     name = Counting.name
 
     @on(Ticked)
-    def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+    def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
         super().ticked(event, view)
         sys.stdout.write("e\n")
         sys.stdout.flush()

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, Text
 
 from eventsourcing import RecordedEvent, Repository, on
-from eventsourcing.projections import ProjectionRunner, Projector, View
+from eventsourcing.projections import ProjectionRunner, Projector, ViewBatch
 from eventsourcing.stores.kafka import KafkaEventStore
 from tests.integration.test_sqlite_concurrency import (
     CounterAggregate,
@@ -54,7 +54,7 @@ class Applied(Projector):
     )
 
     @on(CounterAggregate.Created, CounterAggregate.Incremented)
-    def applied(self, event: RecordedEvent[Any], view: View) -> None:
+    def applied(self, event: RecordedEvent[Any], view: ViewBatch) -> None:
         view.execute(
             "INSERT INTO {applied} (stream_id, version, event_id) VALUES (?, ?, ?)",
             (event.stream_id, event.version, str(event.event_id)),

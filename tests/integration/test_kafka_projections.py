@@ -25,7 +25,14 @@ from typing import Any
 import pytest
 
 from eventsourcing import AppendResult, ConcurrencyError, EventStore, NewEvent, RecordedEvent, clock
-from eventsourcing.projections import MemoryCheckpointStore, ProjectionRunner, Projector, SQLCheckpointStore, View, on
+from eventsourcing.projections import (
+    MemoryCheckpointStore,
+    ProjectionRunner,
+    Projector,
+    SQLCheckpointStore,
+    ViewBatch,
+    on,
+)
 from eventsourcing.stores.kafka import KafkaEventStore
 from tests.integration.projections_worker import STREAM_TYPE, Counting, Ticked
 
@@ -67,7 +74,7 @@ class Collect(Projector):
         self.seen: list[RecordedEvent[Any]] = []
 
     @on(Ticked)
-    def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+    def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
         view.call(self.seen.append, event)
 
 

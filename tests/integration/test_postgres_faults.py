@@ -46,7 +46,7 @@ from eventsourcing import (
     StoreUnavailable,
     clock,
 )
-from eventsourcing.projections import Checkpoint, DeadLetter, ProjectionRunner, SQLCheckpointStore, View, on
+from eventsourcing.projections import Checkpoint, DeadLetter, ProjectionRunner, SQLCheckpointStore, ViewBatch, on
 from eventsourcing.snapshots import SQLSnapshotStore
 from eventsourcing.snapshotting import Snapshot
 from tests.integration.projections_worker import STREAM_TYPE, Counting, Ticked
@@ -68,7 +68,7 @@ class Tallied(Counting):
     handled = 0
 
     @on(Ticked)
-    def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+    def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
         super().ticked(event, view)
         self.handled += 1
 
@@ -80,7 +80,7 @@ class CountedViews(SQLCheckpointStore):
     on_commit: Callable[[], Awaitable[None]] | None = None
 
     async def commit(
-        self, expected: Checkpoint, position: Any, view: View | None = None, dead_letter: DeadLetter | None = None
+        self, expected: Checkpoint, position: Any, view: ViewBatch | None = None, dead_letter: DeadLetter | None = None
     ) -> Checkpoint:
         checkpoint = await super().commit(expected, position, view, dead_letter)
         self.commits += 1

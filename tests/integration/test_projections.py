@@ -22,7 +22,7 @@ from eventsourcing.projections import (
     ProjectionRunner,
     Projector,
     SQLCheckpointStore,
-    View,
+    ViewBatch,
     on,
 )
 from tests.integration.projections_worker import (
@@ -304,7 +304,7 @@ class Running(Projector):
     tables = Counting.tables
 
     @on(Ticked)
-    async def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+    async def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
         current = await view.fetchval("SELECT n FROM {counters} WHERE id = ?", (event.stream_id,))
         if current is None:
             view.execute("INSERT INTO {counters} (id, n) VALUES (?, ?)", (event.stream_id, event.event.n))
@@ -329,7 +329,7 @@ async def test_in_process_views_with_the_memory_checkpoint_store() -> None:
         name = "in-memory"
 
         @on(Ticked)
-        def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+        def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
             view.call(totals.update, [event.stream_id])
 
     store = MemoryEventStore()
@@ -399,7 +399,7 @@ async def test_postgres_followers_skip_nothing_while_8_writers_append(postgres_u
         name = "seen"
 
         @on(Ticked)
-        def ticked(self, event: RecordedEvent[Ticked], view: View) -> None:
+        def ticked(self, event: RecordedEvent[Ticked], view: ViewBatch) -> None:
             view.call(seen.append, event.event_id)
 
     async with (

@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import Column, MetaData, Table, Text
 
 from eventsourcing import DomainEvent, RecordedEvent, SQLEventStore, clock, on
-from eventsourcing.projections import PoisonEvent, ProjectionRunner, Projector, Relay, View, integration_event_id
+from eventsourcing.projections import PoisonEvent, ProjectionRunner, Projector, Relay, ViewBatch, integration_event_id
 from eventsourcing.projections.relay import headers_of, integration_events
 from eventsourcing.projections.topic import KafkaTopic
 from tests.model import Cart, CheckOut, OpenCart, cart_bus
@@ -223,7 +223,7 @@ class Shipments(Projector):
     tables = (placed,)
 
     @on(OrderPlaced)
-    def order_placed(self, event: RecordedEvent[OrderPlaced], view: View) -> None:
+    def order_placed(self, event: RecordedEvent[OrderPlaced], view: ViewBatch) -> None:
         view.execute(
             "INSERT INTO {placed} (event_id, cart_id, partition_offset) VALUES (?, ?, ?) "
             "ON CONFLICT (event_id) DO NOTHING",

@@ -16,7 +16,7 @@ import sys
 from sqlalchemy import Column, Integer, MetaData, Table, Text
 
 from eventsourcing import RecordedEvent, on
-from eventsourcing.projections import ProjectionRunner, Projector, View
+from eventsourcing.projections import ProjectionRunner, Projector, ViewBatch
 from eventsourcing.projections.topic import KafkaTopic
 from tests.integration.test_relay import OrderPlaced
 
@@ -30,7 +30,7 @@ class Counts(Projector):
     tables = (counts,)
 
     @on(OrderPlaced)
-    def order_placed(self, event: RecordedEvent[OrderPlaced], view: View) -> None:
+    def order_placed(self, event: RecordedEvent[OrderPlaced], view: ViewBatch) -> None:
         view.execute(
             "INSERT INTO {counts} (cart_id, n) VALUES (?, 1) ON CONFLICT (cart_id) DO UPDATE SET n = n + 1",
             (event.event.cart_id,),

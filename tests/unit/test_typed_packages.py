@@ -12,7 +12,7 @@ USER_MODULE = """
 from sqlalchemy import Column, Integer, MetaData, Table, Text
 
 from eventsourcing import Aggregate, DomainEvent, RecordedEvent, on
-from eventsourcing.projections import ProjectionRunner, Projector, View
+from eventsourcing.projections import ProjectionRunner, Projector, ViewBatch
 from eventsourcing.sample_shopping_cart.domain.cart import ShoppingCart
 from eventsourcing.snapshots import EveryNEvents
 
@@ -34,7 +34,7 @@ class Loans(Projector):
     tables = (counts,)
 
     @on(Book.Lent)
-    def lent(self, event: RecordedEvent[Book.Lent], view: View) -> None:
+    def lent(self, event: RecordedEvent[Book.Lent], view: ViewBatch) -> None:
         view.add("counts", event.stream_id, n=1)
 
 
