@@ -1,13 +1,31 @@
 """Test helpers shipped for users: the store contract suites and given/when/then scenarios.
 
 Every scenario ends in an awaited check (``await scenario.then(...)``); one never awaited fails the
-test (the pytest plugin `eventsourcing.testing.pytest_plugin`). Importing this package imports
-pytest; the library itself never does.
+test (the pytest plugin `eventsourcing.testing.pytest_plugin`). Importing the contract suites imports
+pytest and hypothesis; the library itself never does.
+
+The names below load their module on first use: pytest loads this package's plugin in every session
+of an environment where the library is installed, and that must not cost the contract suites' import.
 """
 
-from eventsourcing.testing.contract import EventStoreContract
-from eventsourcing.testing.obligations import Check, ScenarioNotAwaitedWarning
-from eventsourcing.testing.scenarios import AggregateScenario, CommandScenario, ScenarioFailed
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from eventsourcing.testing.contract import EventStoreContract
+    from eventsourcing.testing.obligations import Check, ScenarioNotAwaitedWarning
+    from eventsourcing.testing.scenarios import AggregateScenario, CommandScenario, ScenarioFailed
+
+_HOMES = {
+    "AggregateScenario": "eventsourcing.testing.scenarios",
+    "Check": "eventsourcing.testing.obligations",
+    "CommandScenario": "eventsourcing.testing.scenarios",
+    "EventStoreContract": "eventsourcing.testing.contract",
+    "ScenarioFailed": "eventsourcing.testing.scenarios",
+    "ScenarioNotAwaitedWarning": "eventsourcing.testing.obligations",
+}
 
 __all__ = [
     "AggregateScenario",
@@ -17,3 +35,12 @@ __all__ = [
     "ScenarioFailed",
     "ScenarioNotAwaitedWarning",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
