@@ -194,3 +194,15 @@ def test_outside_pytest_an_unawaited_check_warns_when_collected() -> None:
     obligations.take_open()  # keep this test's own deliberate omission from failing it
     assert [w.category for w in caught] == [ScenarioNotAwaitedWarning]
     assert "AggregateScenario(...).then(...) was never awaited" in str(caught[0].message)
+
+
+def test_with_plugin_autoloading_disabled_the_documented_option_loads_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    pytester.makepyfile(test_user=HEADER + FORGOTTEN["aggregate_then_in_a_sync_test"])
+    without = pytester.runpytest("-p", "no:cacheprovider")
+    without.assert_outcomes(passed=1)  # what the docs warn about: nothing checks the scenario
+    loaded = pytester.runpytest("-p", "no:cacheprovider", "-p", "eventsourcing.testing.pytest_plugin")
+    loaded.assert_outcomes(failed=1)
+    loaded.stdout.fnmatch_lines(["*AggregateScenario(...).then(...) was never awaited*"])
