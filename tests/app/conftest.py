@@ -31,8 +31,9 @@ class Server:
     log: Path
 
 
-def start_server(store: str, log: Path, *options: str) -> Server:
-    """``python -m eventsourcing.sample_shopping_cart serve [options]`` in a child process, once it answers."""
+def start_server(store: str | None, log: Path, *options: str, env: dict[str, str] | None = None) -> Server:
+    """``python -m eventsourcing.sample_shopping_cart serve [options]`` in a child process, once it answers
+    (``store`` None: the default store, the demo's; ``env``: the child's environment variables)."""
     port = free_port()
     out = log.open("w")
     process = subprocess.Popen(
@@ -43,12 +44,11 @@ def start_server(store: str, log: Path, *options: str) -> Server:
             "serve",
             "--port",
             str(port),
-            "--store",
-            store,
+            *(["--store", store] if store is not None else []),
             *options,
         ],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         stdout=out,
         stderr=subprocess.STDOUT,
         text=True,
@@ -60,7 +60,7 @@ def start_server(store: str, log: Path, *options: str) -> Server:
             pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()}", pytrace=False)
         try:
             if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return Server(url, store, process, log)
+                return Server(url, store or "(default)", process, log)
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline:
