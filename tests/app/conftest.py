@@ -16,6 +16,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
+CHROMIUM = Path(os.environ.get("SHOP_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -85,3 +96,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running = start_server(f"sqlite:///{directory / 'shop.db'}", directory / "server.log")
     yield running
     stop_server(running)
+
+
+@pytest.fixture
+def chromium() -> Path:
+    if not CHROMIUM.is_file():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser test needs Debian's chromium. Run ./scripts/setup as root "
+            "(it installs it), or `apt-get install -y chromium`, or set SHOP_TEST_CHROMIUM to a Chromium binary.",
+            pytrace=False,
+        )
+    return CHROMIUM
