@@ -77,6 +77,7 @@ async def test_the_page_fits_adds_up_clears_errors_and_resets_its_forms(
             page.on("pageerror", lambda err: errors.append(str(err)))
             await page.goto(server.url)
             await expect(page.locator("body")).to_have_attribute("data-ready", "true")
+            await expect(page.locator("#welcome")).to_be_visible()
             await assert_fits(page)
 
             # The favicon: declared by the page, served by the server.
@@ -90,6 +91,7 @@ async def test_the_page_fits_adds_up_clears_errors_and_resets_its_forms(
             await page.click("#open-cart")
             await expect(page.locator("#cart-status")).to_have_text("open")
             await expect(page.locator("#customer")).to_have_value("")
+            await expect(page.locator("#welcome")).to_be_hidden()  # the hint shown until a cart is
             for sku, quantity in (("coffee-beans", "2"), ("mug", "1")):
                 await page.select_option("#product", sku)
                 await page.fill("#quantity", quantity)

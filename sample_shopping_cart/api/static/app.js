@@ -98,6 +98,7 @@ function renderLines(tbody, cart, editable) {
 function renderCart(cart) {
   state.cart = cart;
   $("cart-panel").hidden = false;
+  $("welcome").hidden = true;
   $("cart-id").textContent = cart.cart_id;
   $("cart-customer").textContent = cart.customer_id;
   $("cart-status").textContent = cart.status.replace("_", " ");
