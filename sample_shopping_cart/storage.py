@@ -56,7 +56,7 @@ def describe(store_url: str, views_url: str | None = None) -> str:
 def _place(url: str) -> str:
     scheme, _, rest = url.partition(":")
     if scheme.lower().startswith("sqlite") and rest.startswith("///") and ":memory:" not in rest:
-        return rest[len("///") :].split("?", 1)[0]
+        return os.path.abspath(rest[len("///") :].split("?", 1)[0])  # a relative path: from where?
     if scheme.lower() == "memory":
         return "memory (gone when the process stops)"
     return redact(url)

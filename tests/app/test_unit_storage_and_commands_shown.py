@@ -27,7 +27,8 @@ def test_the_default_store_is_in_the_users_data_folder(tmp_path: Path, monkeypat
 
 def test_describe_says_where_events_and_views_live_and_never_a_password() -> None:
     assert describe("sqlite:////srv/shop.db") == "events in /srv/shop.db; views in /srv/shop-views.db"
-    assert describe("sqlite:///shop.db", "sqlite:///v.db") == "events in shop.db; views in v.db"
+    here = Path.cwd()
+    assert describe("sqlite:///shop.db", "sqlite:///v.db") == f"events in {here / 'shop.db'}; views in {here / 'v.db'}"
     assert describe("memory://") == (
         "events in memory (gone when the process stops); views in rebuilt from the log at each start"
     )
