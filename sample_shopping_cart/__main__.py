@@ -6,22 +6,22 @@ import argparse
 import asyncio
 import logging
 import sys
-import tempfile
-from pathlib import Path
 
 from eventsourcing import EventSourcingError
 from eventsourcing.sample_shopping_cart.api.limits import DEFAULT_MAX_BODY
-from eventsourcing.urls import redact
+from eventsourcing.sample_shopping_cart.storage import default_data_dir, default_store_url, describe
+
+_DEFAULT = f"shop.db in {default_data_dir()}".replace("%", "%%")  # argparse formats help with %
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eventsourcing.sample_shopping_cart", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="run a scripted scenario and print events, views and a time-travel replay")
-    demo.add_argument("--store", help="event store URL (default: a new SQLite file in a temporary directory)")
+    demo.add_argument("--store", help=f"event store URL (default: {_DEFAULT}, which serve opens too)")
     demo.add_argument("--views", help="view database URL (default: derived from --store)")
     serve = sub.add_parser("serve", help="serve the HTTP API and the web page on 127.0.0.1")
-    serve.add_argument("--store", default="sqlite:///shop.db", help="event store URL (default: %(default)s)")
+    serve.add_argument("--store", help=f"event store URL (default: {_DEFAULT}, the demo's)")
     serve.add_argument("--views", help="view database URL (default: derived from --store)")
     serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s; 0 picks a free one)")
     serve.add_argument(
@@ -40,10 +40,10 @@ def main(argv: list[str] | None = None) -> int:
             # idempotent producer, say) would interleave with it. A failure still ends it with an error.
             logging.getLogger("aiokafka").addHandler(logging.NullHandler())
 
-            store = args.store or f"sqlite:///{Path(tempfile.mkdtemp(prefix='shop-demo-')) / 'shop.db'}"
+            store = args.store or default_store_url()
             asyncio.run(run_demo(store, views_url=args.views))
             return 0
-        return _serve(args.store, args.views, args.port, args.max_body)
+        return _serve(args.store or default_store_url(), args.views, args.port, args.max_body)
     except EventSourcingError as err:
         print(f"error: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
@@ -59,7 +59,8 @@ def _serve(store: str, views: str | None, port: int, max_body: int) -> int:
         return 1
     from eventsourcing.sample_shopping_cart.api import create_app
 
-    print(f"shop: store {redact(store)}; open http://127.0.0.1:{port}/ (API docs at /docs)", flush=True)
+    print(f"shop: {describe(store, views)}", flush=True)
+    print(f"shop: open http://127.0.0.1:{port}/ (API docs at /docs)", flush=True)
     app = create_app(store, views_url=views, max_body=max_body)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")
     return 0

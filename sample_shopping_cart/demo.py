@@ -1,19 +1,21 @@
 """The scripted demo: a morning at the shop, then its events, its views and a trip back in time.
 
-Run it with ``python -m eventsourcing.sample_shopping_cart demo`` (a fresh SQLite file in a temporary directory)
-or ``... demo --store URL`` (an existing store: PostgreSQL, SQLite, Kafka, ``memory://``; ``--views URL``
-puts the views elsewhere than the store's default, see `Shop`).
+Run it with ``python -m eventsourcing.sample_shopping_cart demo`` (on the SQLite file that ``serve`` opens
+too, see `storage`; each run adds one more morning with carts of its own) or ``... demo --store URL`` (an
+existing store: PostgreSQL, SQLite, Kafka, ``memory://``; ``--views URL`` puts the views elsewhere than
+the store's default, see `Shop`). The commands it prints run as printed (see `runnable`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import shlex
+import importlib.util
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
 
 from eventsourcing import Command
+from eventsourcing.sample_shopping_cart.catalog import STARTER_CATALOG
 from eventsourcing.sample_shopping_cart.commands import (
     AbandonCart,
     AddItem,
@@ -25,11 +27,14 @@ from eventsourcing.sample_shopping_cart.commands import (
     RemoveItem,
 )
 from eventsourcing.sample_shopping_cart.domain import ShopError, ShoppingCart, from_cents
+from eventsourcing.sample_shopping_cart.runnable import console_script, join, python
 from eventsourcing.sample_shopping_cart.shop import Shop
+from eventsourcing.sample_shopping_cart.storage import default_store_url, describe
 from eventsourcing.sample_shopping_cart.views import abandoned_carts, cart_summaries, popular_products
 from eventsourcing.urls import redact
 
 Print = Callable[[str], None]
+MUG_PRICE = next(Decimal(price) for sku, _, price in STARTER_CATALOG if sku == "mug")
 
 
 async def run_demo(store_url: str, out: Print = print, *, views_url: str | None = None) -> str:
@@ -40,6 +45,10 @@ async def run_demo(store_url: str, out: Print = print, *, views_url: str | None 
         out(f"== A morning at the shop (store: {redact(store_url)})")
         await shop.seed_catalog()
         out("listed the starter catalog: coffee beans, green tea, mug, grinder, kettle")
+        mug = await shop.product("mug")
+        if mug.price != MUG_PRICE:  # an earlier morning on this store raised it: the story starts from 9.00
+            await shop.execute(ChangePrice(sku="mug", price=MUG_PRICE))
+            out(f"the mug is back at {MUG_PRICE} (an earlier run on this store raised its price)")
 
         async def do(what: str, command: Command) -> None:
             result = await shop.execute(command)
@@ -71,22 +80,22 @@ async def run_demo(store_url: str, out: Print = print, *, views_url: str | None 
             out(f"  v{e.version:<2} {e.timestamp:%H:%M:%S.%f}  {e.event_type:<28} {data}")
 
         views = await shop.views()
-        out("\n== View: cart summaries")
-        for s in await cart_summaries(views):
+        out("\n== View: cart summaries (this morning's carts)")
+        for s in [s for cart_id in (alice, bob) for s in await cart_summaries(views, cart_id=cart_id)]:
             out(
                 f"  {s.cart_id:<22} {s.customer_id:<6} {s.status:<12} {s.item_count:>2} items  "
                 f"total {from_cents(s.total_cents):>7}  discount {s.discount_code or '-'}"
             )
             for line in s.lines:
                 out(f"      {line.quantity:>2} x {line.name:<22} {from_cents(line.unit_price_cents):>7}")
-        out("\n== View: popular products (joined with current prices)")
+        out("\n== View: popular products (joined with current prices; every run on this store)")
         for p in await popular_products(views):
             out(
                 f"  {p.name:<22} now {from_cents(p.price_cents):>6}  added {p.times_added}x  sold {p.units_sold}  "
                 f"revenue {from_cents(p.revenue_cents):>7}  left in abandoned carts {p.units_abandoned}"
             )
         out("\n== View: abandoned carts")
-        for a in await abandoned_carts(views):
+        for a in [a for a in await abandoned_carts(views) if a.cart_id == bob]:
             out(
                 f"  {a.cart_id:<22} {a.customer_id:<6} {a.item_count} items  {from_cents(a.total_cents):>7}  {a.reason}"
             )
@@ -104,11 +113,22 @@ async def run_demo(store_url: str, out: Print = print, *, views_url: str | None 
         out(f"  alice's total after the rebuild: {from_cents(again[0].total_cents)} (same as before)")
 
         middle = history[len(history) // 2].timestamp
-        out("\nReplay it yourself with the CLI:")
-        store = shlex.quote(redact(store_url))  # with a password: the user puts it back in
-        at = middle.isoformat()
-        app = "eventsourcing.sample_shopping_cart.domain"
-        out(f"  eventsourcing replay --store {store} --app {app} cart {alice} --at {at}")
+        hidden = "; put the password back in" if redact(store_url) != store_url else ""
+        out(f"\nReplay it yourself with the CLI (the command runs as printed{hidden}):")
+        replay = [*console_script("eventsourcing", "eventsourcing.cli"), "replay", "--store", redact(store_url)]
+        replay += ["--app", "eventsourcing.sample_shopping_cart.domain", "cart", alice, "--at", middle.isoformat()]
+        out(f"  {join(replay)}")
+        if importlib.util.find_spec("typer") is None:
+            out("  (the CLI needs the cli extra: pip install 'async-eventsourcing[cli]')")
+        if not store_url.lower().startswith("memory:"):
+            serve = [*python(), "-m", "eventsourcing.sample_shopping_cart", "serve"]
+            if store_url != default_store_url(create_folder=False):
+                serve += ["--store", redact(store_url)]
+            if views_url is not None:
+                serve += ["--views", redact(views_url)]
+            out("Click through the same carts on the shop's page (http://127.0.0.1:8000/):")
+            out(f"  {join(serve)}")
+        out(f"Data: {describe(store_url, views_url)}")
     return alice
 
 

@@ -24,7 +24,6 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
 
 from eventsourcing import (
     Aggregate,
@@ -42,6 +41,7 @@ from eventsourcing.projections import CheckpointStore, ProjectionRunner, Project
 from eventsourcing.sample_shopping_cart.catalog import starter_catalog
 from eventsourcing.sample_shopping_cart.commands import build_bus
 from eventsourcing.sample_shopping_cart.domain import IdInUse, Product, ShoppingCart
+from eventsourcing.sample_shopping_cart.storage import default_views_url
 from eventsourcing.sample_shopping_cart.views import all_projectors
 
 _CREATIONS = ("cart.open", "product.list")
@@ -67,17 +67,9 @@ class Shop:
         self._following: asyncio.Task[None] | None = None
 
     def _default_views_url(self, store_url: str) -> str:
-        scheme = store_url.split(":", 1)[0].lower()
-        if scheme.startswith("sqlite") and store_url.endswith(".db"):
-            return store_url[: -len(".db")] + "-views.db"
-        if scheme.startswith("sqlite"):
-            return store_url + "-views"
-        if scheme.startswith("postgres"):
-            return store_url
-        index = parse_qs(urlsplit(store_url).query).get("index", [""])[-1] if scheme == "kafka" else ""
-        if index and index != "memory":
-            path = Path(index)
-            return f"sqlite:///{path.with_name(path.stem + '-views.db')}"
+        beside = default_views_url(store_url)
+        if beside is not None:
+            return beside
         # Events in memory, or on Kafka with the index in memory: SQL views need a database, so a throwaway file.
         self._temp_dir = tempfile.mkdtemp(prefix="shop-views-")
         return f"sqlite:///{Path(self._temp_dir) / 'views.db'}"

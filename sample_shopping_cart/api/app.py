@@ -9,13 +9,16 @@ from importlib import resources
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from eventsourcing.sample_shopping_cart.api import carts, catalog, views
 from eventsourcing.sample_shopping_cart.api.errors import install_error_handlers
 from eventsourcing.sample_shopping_cart.api.limits import DEFAULT_MAX_BODY, BodyLimit
+from eventsourcing.sample_shopping_cart.api.policy import SameOriginOnly
 from eventsourcing.sample_shopping_cart.shop import Shop
 
 STATIC = resources.files("eventsourcing.sample_shopping_cart.api") / "static"
+FAVICON = "/static/favicon.svg"
 
 
 def create_app(
@@ -34,7 +37,11 @@ def create_app(
             app.state.shop = shop
             yield
 
-    app = FastAPI(
+    # /docs and /redoc with the Swagger UI and Redoc files of the fastapi-offline package, served here
+    # (FastAPI's own pages load them from a CDN: no API docs offline or behind a firewall).
+    app = FastAPIOffline(
+        favicon_url=FAVICON,
+        swagger_ui_parameters={"validatorUrl": None},  # no badge asking an outside validator
         title="Shopping cart — async-eventsourcing reference app",
         version="1.0",
         description=(
@@ -47,6 +54,7 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimit, max_bytes=max_body)
+    app.add_middleware(SameOriginOnly)
     app.include_router(carts.router)
     app.include_router(catalog.router)
     app.include_router(views.router)
@@ -55,6 +63,10 @@ def create_app(
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(str(STATIC / "index.html"))
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:  # asked for by browsers (and tools) that do not read the page's <link>
+        return FileResponse(str(STATIC / "favicon.svg"), media_type="image/svg+xml")
 
     @app.get("/api/health", tags=["operations"], summary="Liveness")
     async def health() -> dict[str, str]:

@@ -16,6 +16,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
+CHROMIUM = Path(os.environ.get("SHOP_TEST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -31,8 +42,9 @@ class Server:
     log: Path
 
 
-def start_server(store: str, log: Path, *options: str) -> Server:
-    """``python -m eventsourcing.sample_shopping_cart serve [options]`` in a child process, once it answers."""
+def start_server(store: str | None, log: Path, *options: str, env: dict[str, str] | None = None) -> Server:
+    """``python -m eventsourcing.sample_shopping_cart serve [options]`` in a child process, once it answers
+    (``store`` None: the default store, the demo's; ``env``: the child's environment variables)."""
     port = free_port()
     out = log.open("w")
     process = subprocess.Popen(
@@ -43,12 +55,11 @@ def start_server(store: str, log: Path, *options: str) -> Server:
             "serve",
             "--port",
             str(port),
-            "--store",
-            store,
+            *(["--store", store] if store is not None else []),
             *options,
         ],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         stdout=out,
         stderr=subprocess.STDOUT,
         text=True,
@@ -60,7 +71,7 @@ def start_server(store: str, log: Path, *options: str) -> Server:
             pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()}", pytrace=False)
         try:
             if httpx.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return Server(url, store, process, log)
+                return Server(url, store or "(default)", process, log)
         except httpx.TransportError:
             pass
         if time.monotonic() > deadline:
@@ -85,3 +96,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running = start_server(f"sqlite:///{directory / 'shop.db'}", directory / "server.log")
     yield running
     stop_server(running)
+
+
+@pytest.fixture
+def chromium() -> Path:
+    if not CHROMIUM.is_file():
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser test needs Debian's chromium. Run ./scripts/setup as root "
+            "(it installs it), or `apt-get install -y chromium`, or set SHOP_TEST_CHROMIUM to a Chromium binary.",
+            pytrace=False,
+        )
+    return CHROMIUM

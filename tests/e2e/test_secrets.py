@@ -208,5 +208,5 @@ def test_serve_start_line_hides_the_password(postgres_url: str, tmp_path: Path) 
     server = start_server(with_password(postgres_url), tmp_path / "server.log")
     stop_server(server)
     log = server.log.read_text()
-    assert "shop: store postgresql://postgres:***@" in log, log
+    assert "shop: events in postgresql://postgres:***@" in log, log
     assert SECRET not in log

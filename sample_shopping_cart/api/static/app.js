@@ -44,6 +44,26 @@ function showError(err) {
   $("error").hidden = !err;
 }
 
+// Every user action goes through here: the previous action's error is cleared as this one starts, and a
+// failure is shown, never swallowed. The action's own inputs are kept on failure, so it can be corrected.
+async function act(action) {
+  showError(null);
+  try {
+    await action();
+  } catch (err) {
+    showError(err);
+  }
+}
+
+const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+function renderTotals(prefix, cart) {
+  $(`${prefix}-subtotal`).textContent = money(cart.subtotal);
+  $(`${prefix}-discount-code`).textContent = cart.discount_code ? `${cart.discount_code} (${cart.discount_percent} %)` : "";
+  $(`${prefix}-discount`).textContent = cart.discount_code ? `−${money(cart.discount)}` : "none";
+  $(`${prefix}-total`).textContent = money(cart.total);
+}
+
 // -- rendering -------------------------------------------------------------------------------------------
 
 function renderLines(tbody, cart, editable) {
@@ -51,22 +71,25 @@ function renderLines(tbody, cart, editable) {
   for (const line of cart.lines) {
     const tr = document.createElement("tr");
     tr.dataset.sku = line.sku;
-    tr.innerHTML = `<td>${esc(line.name)}</td><td class="qty"></td><td class="num">${money(line.unit_price)}</td>` +
+    tr.innerHTML = `<td>${esc(line.name)}</td><td class="qty num"></td><td class="num">${money(line.unit_price)}</td>` +
       `<td class="num">${money(line.total)}</td>`;
     if (editable && cart.status === "open") {
       const qty = document.createElement("input");
       Object.assign(qty, { type: "number", min: 1, max: 99, value: line.quantity, className: "line-qty" });
+      qty.setAttribute("aria-label", `quantity of ${line.name}`);
       qty.addEventListener("change", () => command("PUT", `items/${encodeURIComponent(line.sku)}`, { quantity: Number(qty.value) }));
       tr.querySelector(".qty").append(qty);
       const remove = document.createElement("button");
-      Object.assign(remove, { textContent: "Remove", className: "remove" });
+      Object.assign(remove, { textContent: "×", className: "remove", title: `Remove ${line.name}` });
+      remove.setAttribute("aria-label", `remove ${line.name}`);
       remove.addEventListener("click", () => command("DELETE", `items/${encodeURIComponent(line.sku)}`, {}));
       const td = document.createElement("td");
+      td.className = "act";
       td.append(remove);
       tr.append(td);
     } else {
       tr.querySelector(".qty").textContent = line.quantity;
-      if (editable) tr.append(document.createElement("td"));
+      if (editable) tr.append(Object.assign(document.createElement("td"), { className: "act" }));
     }
     tbody.append(tr);
   }
@@ -75,15 +98,14 @@ function renderLines(tbody, cart, editable) {
 function renderCart(cart) {
   state.cart = cart;
   $("cart-panel").hidden = false;
+  $("welcome").hidden = true;
   $("cart-id").textContent = cart.cart_id;
   $("cart-customer").textContent = cart.customer_id;
   $("cart-status").textContent = cart.status.replace("_", " ");
   $("cart-status").className = `status ${cart.status}`;
   $("cart-version").textContent = cart.version;
   renderLines($("lines"), cart, true);
-  $("cart-subtotal").textContent = money(cart.subtotal);
-  $("cart-discount").textContent = cart.discount_code ? `${cart.discount_code} −${money(cart.discount)}` : "none";
-  $("cart-total").textContent = money(cart.total);
+  renderTotals("cart", cart);
   const closed = cart.status !== "open";
   for (const id of ["add-item", "apply-discount", "checkout", "abandon", "product", "quantity", "discount-code"]) {
     $(id).disabled = closed;
@@ -98,7 +120,7 @@ function renderTimeline() {
     li.dataset.version = event.version;
     const data = Object.entries(event.data).filter(([k]) => k !== "lines").map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ");
     li.innerHTML = `<time>${showTime(event.timestamp)}</time><b>${esc(event.event_type)}</b> <span>${esc(data)}</span>`;
-    li.addEventListener("click", () => travelTo(micros(event.timestamp)));
+    li.addEventListener("click", () => act(() => travelTo(micros(event.timestamp))));
     list.append(li);
   }
   const slider = $("slider");
@@ -119,7 +141,7 @@ async function showAsOf(us) {
   $("asof-status").textContent = cart.status.replace("_", " ");
   $("asof-status").className = `status ${cart.status}`;
   renderLines($("asof-lines"), cart, false);
-  $("asof-total").textContent = money(cart.total);
+  renderTotals("asof", cart);  // the discount line too, so that "total then" adds up
   const latest = cart.version === state.events.length;
   $("history-panel").classList.toggle("past", !latest);
   for (const li of $("timeline").children) {
@@ -130,9 +152,9 @@ async function showAsOf(us) {
   $("history-panel").dataset.version = cart.version;
 }
 
-function travelTo(us) {
+async function travelTo(us) {
   $("slider").value = us;
-  showAsOf(us).catch(showError);
+  await showAsOf(us);
 }
 
 // -- loading and commands --------------------------------------------------------------------------------
@@ -147,19 +169,16 @@ async function loadCart(cartId) {
   state.events = events;
   renderCart(cart);
   renderTimeline();
-  travelTo(micros(events[events.length - 1].timestamp));
-  await loadCarts();
+  await Promise.all([travelTo(micros(events[events.length - 1].timestamp)), loadCarts()]);
 }
 
-async function command(method, path, body) {
-  showError(null);
-  try {
+function command(method, path, body, reset = () => {}) {
+  return act(async () => {
     // Based on the version shown: if the cart changed meanwhile (another tab), the API answers 409.
     await api(method, `/api/carts/${encodeURIComponent(state.cartId)}/${path}`, { ...body, expected_version: state.cart.version });
+    reset();
     await loadCart(state.cartId);
-  } catch (err) {
-    showError(err);
-  }
+  });
 }
 
 async function loadCarts() {
@@ -168,8 +187,9 @@ async function loadCarts() {
     const li = document.createElement("li");
     li.dataset.cartId = c.cart_id;
     li.className = c.cart_id === state.cartId ? "current" : "";
-    li.innerHTML = `${esc(c.customer_id)} · ${money(c.total_cents / 100)}<small>${c.status.replace("_", " ")} · ${c.item_count} items</small>`;
-    li.addEventListener("click", () => loadCart(c.cart_id).catch(showError));
+    li.innerHTML = `<span class="who">${esc(c.customer_id)}</span><span class="amount">${money(c.total_cents / 100)}</span>` +
+      `<small>${c.status.replace("_", " ")} · ${plural(c.item_count, "item")}</small>`;
+    li.addEventListener("click", () => act(() => loadCart(c.cart_id)));
     return li;
   }));
 }
@@ -185,27 +205,27 @@ async function loadProducts() {
 }
 
 function wire() {
-  $("open-form").addEventListener("submit", async (e) => {
+  // After a success each form is ready for the next entry; after a failure it keeps what was typed.
+  $("open-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    showError(null);
-    try {
+    act(async () => {
       const cart = await api("POST", "/api/carts", { customer_id: $("customer").value });
+      $("open-form").reset();
       await loadCart(cart.cart_id);
-    } catch (err) {
-      showError(err);
-    }
+    });
   });
   $("add-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    command("POST", "items", { sku: $("product").value, quantity: Number($("quantity").value) });
+    const body = { sku: $("product").value, quantity: Number($("quantity").value) };
+    command("POST", "items", body, () => $("add-form").reset());
   });
   $("discount-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    command("POST", "discount", { code: $("discount-code").value });
+    command("POST", "discount", { code: $("discount-code").value }, () => $("discount-form").reset());
   });
   $("checkout").addEventListener("click", () => command("POST", "checkout", {}));
   $("abandon").addEventListener("click", () => command("POST", "abandon", {}));
-  $("slider").addEventListener("input", () => showAsOf(Number($("slider").value)).catch(showError));
+  $("slider").addEventListener("input", () => act(() => showAsOf(Number($("slider").value))));
 }
 
 async function start() {
