@@ -34,7 +34,7 @@ import contextlib
 import datetime as dt
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 from uuid import UUID
 
@@ -58,6 +58,7 @@ from eventsourcing.projections.projector import Handler, Projector
 from eventsourcing.projections.reactor import DUE, FIRED, Reactor
 from eventsourcing.projections.status import ProjectionStatus
 from eventsourcing.projections.view import ViewBatch, ViewTables, table_copies
+from eventsourcing.stores.notify import NotifiesAppends
 from eventsourcing.stores.sql.rows import iso_utc
 
 _Bad = RecordedEvent[DomainEvent] | Undecodable
@@ -225,6 +226,22 @@ class ProjectionRunner:
         projector has stopped with an error, the first error is raised. Calling `run` again while
         it runs is harmless: the projectors still take one step at a time.
         """
+        async with self._append_notices():
+            await self._run()
+
+    @contextlib.asynccontextmanager
+    async def _append_notices(self) -> AsyncIterator[None]:
+        """While running, a store that announces appends (`NotifiesAppends`: LISTEN/NOTIFY on
+        PostgreSQL) wakes the followers at once; polling stays as the fallback."""
+        async with contextlib.AsyncExitStack() as stack:
+            if isinstance(self.store, NotifiesAppends):
+                try:
+                    await stack.enter_async_context(self.store.subscribe(self.wake))
+                except Exception as err:  # e.g. the server is down: the followers poll (and retry)
+                    _log.warning("no append notices from the store (%s): polling only", err)
+            yield
+
+    async def _run(self) -> None:
         stop = self._stop  # `stop()` sets this one and makes a new one for the runs started after it
         self._followers += 1
         timers = [

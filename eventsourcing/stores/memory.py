@@ -41,6 +41,7 @@ from eventsourcing.stores.base import (
     utc_timestamp,
 )
 from eventsourcing.stores.integrity import verify_read
+from eventsourcing.stores.notify import LocalNotices
 from eventsourcing.stores.replay import StreamEvents
 
 
@@ -66,6 +67,9 @@ class MemoryEventStore:
         self._log: list[_Row] = []
         self._streams: dict[str, list[_Row]] = {}
         self._by_id: dict[UUID, _Row] = {}
+        self._notices = LocalNotices()
+        self.subscribe = self._notices.subscribe
+        """Call ``callback()`` after this store's appends while the returned context is entered."""
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -169,6 +173,7 @@ class MemoryEventStore:
         self._log.extend(rows)
         self._streams.setdefault(rows[0].stream_id, []).extend(rows)
         self._by_id.update((row.event_id, row) for row in rows)
+        self._notices.appended()
         return AppendResult(rows[0].stream_id, rows[-1].version, rows[-1].position)
 
     async def read(

@@ -113,6 +113,11 @@ class PostgresRunner:
             self.server_version = (info.major, info.minor)
         return conn
 
+    async def connect(self) -> asyncpg.Connection:
+        """A connection of the caller's own, outside the pool (LISTEN, say), with the sessions'
+        settings; the caller closes it. Driver errors are raised as asyncpg raised them."""
+        return await self._connect()
+
     def _require_pool(self) -> ConnectionPool:
         pool = self._pool
         if pool is None:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
@@ -90,6 +91,7 @@ except ImportError as err:  # pragma: no cover - depends on the installed extras
 
 from eventsourcing.stores.sql.pg_copy import copy_rows, micros
 from eventsourcing.stores.sql.pg_errors import translate
+from eventsourcing.stores.sql.pg_notify import AppendNotifier, listen
 from eventsourcing.stores.sql.pg_runner import PostgresRunner
 from eventsourcing.stores.sql.pg_url import DEFAULT_COMMAND_TIMEOUT
 
@@ -389,6 +391,7 @@ class PostgresBackend:
         strict_order: bool = False,
         busy_timeout: float = 10.0,
         command_timeout: float | None = DEFAULT_COMMAND_TIMEOUT,
+        notify: bool = True,
     ) -> None:
         level = (isolation_level or "READ COMMITTED").upper().replace("_", " ")
         if level not in ISOLATION_LEVELS:
@@ -415,9 +418,17 @@ class PostgresBackend:
             command_timeout=command_timeout,
             settings={"application_name": "eventsourcing", "default_transaction_isolation": level.lower()},
         )
+        self._notifier = AppendNotifier(self.runner.connect) if notify else None
 
     async def open(self) -> None:
         await self.runner.open(self._create_schema)
+
+    def subscribe(self, callback: Callable[[], None]) -> AbstractAsyncContextManager[None]:
+        return listen(self.runner.connect, callback)
+
+    def _appended(self) -> None:
+        if self._notifier is not None:
+            self._notifier.poke()
 
     async def _create_schema(self, connection: asyncpg.Connection) -> None:
         version = self.runner.server_version or (connection.get_server_version().major,)
@@ -432,6 +443,8 @@ class PostgresBackend:
                 await connection.execute(STRICT_FUNCTION)
 
     async def close(self) -> None:
+        if self._notifier is not None:
+            await self._notifier.close()
         await self.runner.close()
 
     # -- operations ---------------------------------------------------------------------------
@@ -484,6 +497,7 @@ class PostgresBackend:
             actual = await self.stream_version(stream_id)
             raise ConcurrencyError(stream_id, expected, actual, "another writer appended concurrently") from err
         if position is not None:
+            self._appended()
             return AppendResult(stream_id, actual + len(events), position)
         if reused:
             retry = resolve_retry(stream_id, ids, await self._read(_refs, self._sql.refs, ids))
@@ -525,6 +539,8 @@ class PostgresBackend:
         except _PartRefused as refused:
             found = [await self._refusal(a) for a in appends]
             return settle_refusal(appends, refused.index, found)
+        if any(a.events for a in appends):
+            self._appended()
         return results
 
     async def _refusal(self, append: StreamAppend) -> Refusal:

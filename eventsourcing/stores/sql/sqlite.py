@@ -33,6 +33,7 @@ from eventsourcing.events import DomainEvent, NewEvent, RecordedEvent
 from eventsourcing.serialization import EventMapper
 from eventsourcing.stores.atomic import Refusal, StreamAppend, settle_refusal
 from eventsourcing.stores.base import AppendResult, Expected, StoredRef, StreamInfo, admits, check_int_position
+from eventsourcing.stores.notify import LocalNotices
 from eventsourcing.stores.replay import StreamEvents
 from eventsourcing.stores.sql.group_commit import GroupCommit
 from eventsourcing.stores.sql.rows import EVENT_COLUMNS, decode_events, decode_rows, encode_rows, iso_utc
@@ -79,6 +80,8 @@ class SQLiteBackend:
         self._runner = SQLiteRunner(url, busy_timeout=busy_timeout, pool_size=pool_size, what="SQLite event store")
         self._call = self._runner.call
         self.appends: GroupCommit[_Request, _Outcome] = GroupCommit(self._write_group)
+        self._notices = LocalNotices()
+        self.subscribe = self._notices.subscribe
 
     async def open(self) -> None:
         await self._runner.open(metadata)
@@ -94,6 +97,8 @@ class SQLiteBackend:
         rows = encode_rows(self._mapper, events)
         outcome = await self.appends.submit([(stream_id, stream_type, rows, expected)])
         if isinstance(outcome, list):
+            if rows:
+                self._notices.appended()
             return outcome[0]
         return settle_refusal([StreamAppend(stream_id, events, expected, stream_type)], *outcome)[0]
 
@@ -103,6 +108,8 @@ class SQLiteBackend:
         ]
         outcome = await self.appends.submit(members)
         if isinstance(outcome, list):
+            if any(rows for _, _, rows, _ in members):
+                self._notices.appended()
             return outcome
         return settle_refusal(appends, *outcome)
 

@@ -7,7 +7,8 @@ statements, execution and the classification of driver errors.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, Protocol, Self
 from uuid import UUID
 
@@ -55,6 +56,7 @@ class _Backend(Protocol):
     async def head(self, stream_types: Sequence[str] | None) -> Any: ...
     def covers(self, checkpoint: Any, position: Any) -> bool: ...
     async def stream_version(self, stream_id: str) -> int: ...
+    def subscribe(self, callback: Callable[[], None]) -> AbstractAsyncContextManager[None]: ...
     async def stream_info(self, stream_id: str) -> StreamInfo | None: ...
     async def list_streams(self, stream_type: str | None, after: str | None, limit: int) -> list[StreamInfo]: ...
 
@@ -70,6 +72,8 @@ class SQLEventStore:
     another and positions are ``[xid, position]`` pairs (see docs/postgres.md).
     ``codec``: ``"json"`` (default), ``"avro"`` (schemas kept in the table ``event_schemas``; see
     docs/schema-evolution.md) or a `Codec`.
+    ``notify`` (PostgreSQL): after appends commit, send a NOTIFY that wakes followers in every
+    process (`subscribe`; see docs/postgres.md); False to send none (followers then poll).
     ``command_timeout`` (PostgreSQL): seconds to wait for the server's answer before
     `StoreUnavailable` (`AppendOutcomeUnknown` for an append already sent); the URL parameter
     ``?command_timeout=`` overrides it; None for no limit. See docs/postgres.md.
@@ -88,6 +92,7 @@ class SQLEventStore:
         isolation_level: str | None = None,
         strict_order: bool = False,
         command_timeout: float | None = 30.0,
+        notify: bool = True,
     ) -> None:
         self.url = url
         mapper = EventMapper(make_codec(codec), registry)
@@ -112,6 +117,7 @@ class SQLEventStore:
                 strict_order=strict_order,
                 busy_timeout=busy_timeout,
                 command_timeout=command_timeout,
+                notify=notify,
             )
         else:
             raise ConfigurationError(
@@ -146,6 +152,12 @@ class SQLEventStore:
 
     async def close(self) -> None:
         await self._backend.close()
+
+    def subscribe(self, callback: Callable[[], None]) -> AbstractAsyncContextManager[None]:
+        """Call ``callback()`` after appends while the returned context is entered (see
+        `eventsourcing.stores.notify`): on PostgreSQL, appends of every process whose store notifies
+        (LISTEN/NOTIFY); on SQLite, this store's own appends. A `ProjectionRunner` subscribes while it runs."""
+        return self._backend.subscribe(callback)
 
     async def append(
         self, stream_id: str, events: Sequence[NewEvent], expected_version: Expected, *, stream_type: str
