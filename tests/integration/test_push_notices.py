@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 
 from eventsourcing import NewEvent, SQLEventStore, clock, on
-from eventsourcing.projections import MemoryCheckpointStore, ProjectionRunner, Projector, View
+from eventsourcing.projections import MemoryCheckpointStore, ProjectionRunner, Projector, ViewBatch
 from eventsourcing.stores.sql.pg_notify import CHANNEL
 from tests.integration.projections_worker import STREAM_TYPE, Ticked
 
@@ -36,7 +36,7 @@ class Seen(Projector):
         self.changed = asyncio.Event()
 
     @on(Ticked)
-    def ticked(self, event: object, view: View) -> None:
+    def ticked(self, event: object, view: ViewBatch) -> None:
         self.count += 1
         self.changed.set()
 
