@@ -226,8 +226,19 @@ class ProjectionRunner:
         projector has stopped with an error, the first error is raised. Calling `run` again while
         it runs is harmless: the projectors still take one step at a time.
         """
+        await self._run_until(self._stop)
+
+    def start(self) -> asyncio.Task[None]:
+        """`run` in a task of its own. Unlike ``asyncio.create_task(runner.run())``, the task belongs
+        to the runs in progress from this call on: a `stop` called before the task got to run stops
+        it too (a server shut down right after it started)."""
+        return asyncio.create_task(self._run_until(self._stop), name="projection-runner")
+
+    async def _run_until(self, stop: asyncio.Event) -> None:
+        if stop.is_set():  # stopped before it began
+            return
         async with self._append_notices():
-            await self._run()
+            await self._run(stop)
 
     @contextlib.asynccontextmanager
     async def _append_notices(self) -> AsyncIterator[None]:
@@ -241,8 +252,8 @@ class ProjectionRunner:
                     _log.warning("no append notices from the store (%s): polling only", err)
             yield
 
-    async def _run(self) -> None:
-        stop = self._stop  # `stop()` sets this one and makes a new one for the runs started after it
+    async def _run(self, stop: asyncio.Event) -> None:
+        # `stop()` sets ``stop`` and makes a new event for the runs started after it.
         self._followers += 1
         timers = [
             asyncio.create_task(self._fire_loop(p, stop))

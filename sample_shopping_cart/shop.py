@@ -103,7 +103,7 @@ class Shop:
     def follow(self) -> None:
         """Keep the views up to date in the background (a server); without it they catch up on reads."""
         if self._following is None:
-            self._following = asyncio.create_task(self.runner.run(), name="shop-projections")
+            self._following = self.runner.start()  # a stop_following() right away stops it too
 
     async def stop_following(self) -> None:
         task, self._following = self._following, None
