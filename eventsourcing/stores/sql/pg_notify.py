@@ -32,10 +32,7 @@ CHANNEL = "eventsourcing_events"
 _log = logging.getLogger(__name__)
 
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
-
-# The notices' sessions carry the store's application_name with a suffix, so that they can be told apart
-# from the pool's sessions (pg_stat_activity).
-_NAMED = "SELECT set_config('application_name', left(current_setting('application_name') || ' (%s)', 63), false)"
+"""Opens a connection of the caller's own (its session named apart from the pool's)."""
 
 
 class AppendNotifier:
@@ -59,7 +56,7 @@ class AppendNotifier:
             try:
                 if self._connection is None or self._connection.is_closed():
                     self._connection = await self._connect()
-                    await self._connection.execute(f"SET synchronous_commit = off; {_NAMED % 'notices'}")
+                    await self._connection.execute("SET synchronous_commit = off")
                 await self._connection.execute("SELECT pg_notify($1, '')", CHANNEL)
                 self.sent += 1
             except (*DRIVER_ERRORS, EventSourcingError) as err:  # followers poll: never fail an append
@@ -99,7 +96,6 @@ async def listen(
 
     async def attach() -> asyncpg.Connection:
         connection = await connect()
-        await connection.execute(_NAMED % "listening")
         connection.add_termination_listener(on_lost)
         await connection.add_listener(CHANNEL, on_notice)
         return connection

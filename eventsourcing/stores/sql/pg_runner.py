@@ -100,10 +100,10 @@ class PostgresRunner:
         if pool is not None:
             await pool.close()
 
-    async def _connect(self) -> asyncpg.Connection:
+    async def _connect(self, settings: Mapping[str, str] | None = None) -> asyncpg.Connection:
         conn: asyncpg.Connection = await asyncpg.connect(
             self.config.dsn,
-            server_settings=self._settings,
+            server_settings=dict(settings or self._settings),
             timeout=self.config.connect_timeout if self.config.connect_timeout is not None else 60.0,
             command_timeout=None,  # ours covers every operation (`_Watchdog`)
             statement_cache_size=100,
@@ -113,10 +113,15 @@ class PostgresRunner:
             self.server_version = (info.major, info.minor)
         return conn
 
-    async def connect(self) -> asyncpg.Connection:
+    async def connect(self, purpose: str = "") -> asyncpg.Connection:
         """A connection of the caller's own, outside the pool (LISTEN, say), with the sessions'
-        settings; the caller closes it. Driver errors are raised as asyncpg raised them."""
-        return await self._connect()
+        settings; the caller closes it. ``purpose`` is appended to its application_name, so that it
+        can be told apart from the pool's sessions from its first moment (pg_stat_activity). Driver
+        errors are raised as asyncpg raised them."""
+        if not purpose:
+            return await self._connect()
+        name = f"{self._settings.get('application_name', '')} ({purpose})".strip()[:63]
+        return await self._connect({**self._settings, "application_name": name})
 
     def _require_pool(self) -> ConnectionPool:
         pool = self._pool

@@ -32,6 +32,7 @@ returns the original result). SQLAlchemy only describes the schema (its DDL is c
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gc
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -418,13 +419,13 @@ class PostgresBackend:
             command_timeout=command_timeout,
             settings={"application_name": "eventsourcing", "default_transaction_isolation": level.lower()},
         )
-        self._notifier = AppendNotifier(self.runner.connect) if notify else None
+        self._notifier = AppendNotifier(functools.partial(self.runner.connect, "notices")) if notify else None
 
     async def open(self) -> None:
         await self.runner.open(self._create_schema)
 
     def subscribe(self, callback: Callable[[], None]) -> AbstractAsyncContextManager[None]:
-        return listen(self.runner.connect, callback)
+        return listen(functools.partial(self.runner.connect, "listening"), callback)
 
     def _appended(self) -> None:
         if self._notifier is not None:
