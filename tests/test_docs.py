@@ -351,3 +351,43 @@ def test_parser_and_checks() -> None:
     assert check_command(["python", "docs/no-such-file.py"]) is not None
     console = Block("console", 1, "$ ./scripts/demo\noutput line\n")
     assert [words for _, words in shell_commands(console)] == [["./scripts/demo"]]
+
+
+# The documented import paths are namespaced: `import projections` is refused (and could be a user's own module).
+_TOP_LEVEL_PATH = re.compile(
+    r"(?:^\s*|`)(?:from\s+(?:projections|snapshots|sample_shopping_cart)(?:\.\w+)*\s+import\b"
+    r"|import\s+(?:projections|snapshots|sample_shopping_cart)\b)"
+    r"|(?<![\w./-])`(?:projections|snapshots|sample_shopping_cart)\.\w"
+)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_import_paths_are_namespaced(page: Path) -> None:
+    """Code and prose name `eventsourcing.projections`, never `projections.` or `from projections ...`."""
+    stale = [
+        f"{page_id(page)}:{n}: {line.strip()}"
+        for n, line in enumerate(page.read_text().splitlines(), 1)
+        if _TOP_LEVEL_PATH.search(line)
+    ]
+    assert not stale, "write eventsourcing.projections / .snapshots / .sample_shopping_cart:\n" + "\n".join(stale)
+
+
+def test_the_namespace_check_catches_top_level_paths() -> None:
+    for bad in (
+        "from projections import Projector",
+        "    from snapshots.sql import SQLSnapshotStore",
+        "import snapshots",
+        "`from sample_shopping_cart import x`",
+        "`projections.testing.X` checks",
+    ):
+        assert _TOP_LEVEL_PATH.search(bad), bad
+    for good in (
+        "from eventsourcing.projections import Projector",
+        "`eventsourcing.snapshots.testing.SnapshotStoreContract`",
+        "await snapshots.list(stream_id=counter.id)",
+        "# sample_shopping_cart/domain/cart.py",
+        "[projections](projections.md)",
+        "`snapshots list` with `--app`",
+        "A `Repository` given `snapshots=` (a store) loads from snapshots; given also",
+    ):
+        assert not _TOP_LEVEL_PATH.search(good), good
