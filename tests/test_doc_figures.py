@@ -8,14 +8,15 @@ figure: a number with a unit of time, a rate (``/s``), a ratio (``x`` or the mul
 size or a percentage.
 
 Configured values are not measurements (a default timeout, a poll interval, a size limit): the few
-that pages state are listed in ``CONFIGURED`` by the phrase that states them, and each phrase must
-still be on its page, so the list cannot outlive the text.
+that pages state are listed in ``CONFIGURED`` by the phrase that states them, with a check that the
+code still has that value; each phrase must still be on its page, so the list cannot outlive the text.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -36,19 +37,82 @@ FIGURE = re.compile(
     + r")"
 )
 
-# page -> phrases that state configured values (defaults, limits, intervals), not measurements
-CONFIGURED: dict[str, list[str]] = {
-    "README.md": ["over 1 MiB"],
-    "docs/tutorial.md": ["(1 MiB;"],
-    "docs/kafka.md": ["(default 1 MiB)", "50 ms, on every poll"],
-    "docs/cli.md": ["within 5 s"],
-    "docs/processes.md": ["(1 s by default)"],
-    "docs/projections.md": [
-        "(5 ms, doubling to 250 ms while nothing happens)",
-        "(5 ms, backing off to 250 ms while idle;",
-        "(`retry_interval`, 50 ms, doubling up to `max_retry_interval`, 5 s)",
-    ],
-    "docs/stores.md": ["at most 5 ms"],
+
+def _default(function: Callable[..., object], parameter: str) -> object:
+    return inspect.signature(function).parameters[parameter].default
+
+
+def _runner_default(parameter: str) -> object:
+    from eventsourcing.projections import ProjectionRunner
+
+    return _default(ProjectionRunner.__init__, parameter)
+
+
+def _max_body() -> object:
+    from eventsourcing.sample_shopping_cart.api.limits import DEFAULT_MAX_BODY
+
+    return DEFAULT_MAX_BODY
+
+
+def _kafka_default(parameter: str) -> object:
+    from eventsourcing.stores.kafka import KafkaEventStore
+
+    return _default(KafkaEventStore.__init__, parameter)
+
+
+def _kafka_index_commit_interval() -> object:
+    from eventsourcing.stores.kafka.index import KafkaIndex
+
+    return _default(KafkaIndex.__init__, "commit_interval")
+
+
+def _cli_kafka_timeout() -> object:
+    from eventsourcing.cli.stores import KAFKA_TIMEOUT
+
+    return KAFKA_TIMEOUT
+
+
+def _sqlite_max_lock_wait() -> object:
+    from eventsourcing.stores.sql import sqlite_runner
+
+    return sqlite_runner.MAX_LOCK_WAIT
+
+
+# page -> {phrase that states a configured value (a default, a limit, an interval): the check that the
+# code still has that value}. Configured values are not measurements, but they must agree with the code.
+CONFIGURED: dict[str, dict[str, Callable[[], bool]]] = {
+    "README.md": {"over 1 MiB": lambda: _max_body() == 1 << 20},
+    "docs/tutorial.md": {"(1 MiB;": lambda: _max_body() == 1 << 20},
+    "docs/kafka.md": {
+        "(default 1 MiB)": lambda: _kafka_default("max_record_bytes") == 1 << 20,
+        "50 ms, on every poll": lambda: _kafka_index_commit_interval() == 0.05,
+    },
+    "docs/cli.md": {"within 5 s": lambda: _cli_kafka_timeout() == 5.0},
+    "docs/processes.md": {"(1 s by default)": lambda: _runner_default("deadline_interval") == 1.0},
+    "docs/projections.md": {
+        "(5 ms, doubling to 250 ms while nothing happens)": lambda: (
+            (
+                _runner_default("poll_interval"),
+                _runner_default("max_poll_interval"),
+            )
+            == (0.005, 0.25)
+        ),
+        "(5 ms, backing off to 250 ms while idle;": lambda: (
+            (
+                _runner_default("poll_interval"),
+                _runner_default("max_poll_interval"),
+            )
+            == (0.005, 0.25)
+        ),
+        "(`retry_interval`, 50 ms, doubling up to `max_retry_interval`, 5 s)": lambda: (
+            (
+                _runner_default("retry_interval"),
+                _runner_default("max_retry_interval"),
+            )
+            == (0.05, 5.0)
+        ),
+    },
+    "docs/stores.md": {"at most 5 ms": lambda: _sqlite_max_lock_wait() == 0.005},
 }
 
 
@@ -69,10 +133,12 @@ def figures_in(text: str, configured: Sequence[str] = ()) -> list[str]:
 @pytest.mark.parametrize("page", PAGES, ids=_page_id)
 def test_only_performance_md_quotes_measured_figures(page: Path) -> None:
     text = page.read_text()
-    configured = CONFIGURED.get(_page_id(page), [])
+    configured = CONFIGURED.get(_page_id(page), {})
     missing = [phrase for phrase in configured if phrase not in text]
     assert not missing, f"{_page_id(page)}: CONFIGURED lists phrases no longer on the page: {missing}"
-    found = figures_in(text, configured)
+    wrong = [phrase for phrase, agrees in configured.items() if not agrees()]
+    assert not wrong, f"{_page_id(page)}: the code no longer has the values these phrases state: {wrong}"
+    found = figures_in(text, list(configured))
     assert not found, (
         f"{_page_id(page)} quotes measured figures; put them in docs/performance.md (with the run that "
         "measured them) and link there, or, for a configured value, add its phrase to CONFIGURED:\n" + "\n".join(found)
