@@ -318,8 +318,8 @@ MISSING = [
     ("fastavro", "from eventsourcing import open_store; open_store('kafka://127.0.0.1:1?prefix=x')", "kafka"),
     ("fastavro", "from eventsourcing import SQLEventStore; SQLEventStore('sqlite:///a.db', codec='avro')", "avro"),
     ("fastavro", "import eventsourcing.avro", "avro"),
-    ("hypothesis", "import eventsourcing.testing", "testing"),
-    ("pytest", "import eventsourcing.testing", "testing"),
+    ("hypothesis", "from eventsourcing.testing import EventStoreContract", "testing"),
+    ("pytest", "from eventsourcing.testing import EventStoreContract", "testing"),
 ]
 
 
