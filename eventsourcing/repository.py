@@ -90,7 +90,7 @@ class Repository(Generic[A]):
         Raises `AggregateNotFound` if the stream has no events (up to that version or time).
         """
         if version is not None and as_of is not None:
-            raise ValueError("pass either version= or as_of=, not both")
+            raise InvalidArgument("pass either version= or as_of=, not both")
         if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
             raise InvalidArgument(
                 f"version must be an int: version starts at 1 (the state after the first event), not {version!r}"[:300]

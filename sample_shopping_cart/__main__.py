@@ -8,7 +8,6 @@ import logging
 import sys
 
 from eventsourcing import EventSourcingError
-from eventsourcing.sample_shopping_cart.api.limits import DEFAULT_MAX_BODY
 from eventsourcing.sample_shopping_cart.storage import default_data_dir, default_store_url, describe
 
 _DEFAULT = f"shop.db in {default_data_dir()}".replace("%", "%%")  # argparse formats help with %
@@ -27,9 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument(
         "--max-body",
         type=int,
-        default=DEFAULT_MAX_BODY,
+        default=None,  # the API's own default; importing it would need the app extra, which `demo` does not
         metavar="BYTES",
-        help="refuse request bodies larger than this with 413 (default: %(default)s)",
+        help="refuse request bodies larger than this with 413 (default: 1048576, 1 MiB)",
     )
     args = parser.parse_args(argv)
     try:
@@ -51,17 +50,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _serve(store: str, views: str | None, port: int, max_body: int) -> int:
+def _serve(store: str, views: str | None, port: int, max_body: int | None) -> int:
     try:
         import uvicorn
-    except ImportError:
-        print("error: serving needs the app extra: pip install 'async-eventsourcing[app]'", file=sys.stderr)
+
+        from eventsourcing.sample_shopping_cart.api import create_app  # needs fastapi
+        from eventsourcing.sample_shopping_cart.api.limits import DEFAULT_MAX_BODY
+    except ImportError as err:
+        print(f"error: serving needs the app extra ({err}): pip install 'async-eventsourcing[app]'", file=sys.stderr)
         return 1
-    from eventsourcing.sample_shopping_cart.api import create_app
 
     print(f"shop: {describe(store, views)}", flush=True)
     print(f"shop: open http://127.0.0.1:{port}/ (API docs at /docs)", flush=True)
-    app = create_app(store, views_url=views, max_body=max_body)
+    app = create_app(store, views_url=views, max_body=DEFAULT_MAX_BODY if max_body is None else max_body)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")
     return 0
 

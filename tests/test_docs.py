@@ -2,9 +2,13 @@
 
 - ```python blocks run in order, in one namespace per page (a block may use names from earlier blocks of
   the same page), as ``__main__`` in a fresh interpreter whose working directory is a temporary
-  directory. A fresh interpreter per page is what a reader gets when they paste the page into a
-  script, and it keeps pages apart: event type names are process-wide, so two pages (or a page and
-  a test module) that both declare ``ShoppingCart.Opened`` must not meet in one registry.
+  directory outside the repository. A fresh interpreter per page is what a reader gets when they paste
+  the page into a script, and it keeps pages apart: event type names are process-wide, so two pages
+  (or a page and a test module) that both declare ``ShoppingCart.Opened`` must not meet in one registry.
+- Each page runs twice, in the same directory and against the same database or broker: a reader runs a
+  page again, so a page must not depend on starting from nothing (fixed stream ids in a file or a
+  database left by the first run). A page that uses a SQLite file removes it first; a page on a server
+  uses fresh ids (or topics) each run.
   A failure names the page and the block's line; tracebacks point at lines of the Markdown file.
 - ```bash / ```sh / ```shell / ```console blocks are not run (one of them is the test suite itself).
   Each command they name is checked instead: a path-like command (``./scripts/demo``) must exist in the
@@ -121,7 +125,7 @@ for block in spec["blocks"]:
 """
 
 
-def run_python(page: Path, blocks: list[Block], cwd: Path, env: dict[str, str]) -> None:
+def run_python(page: Path, blocks: list[Block], cwd: Path, env: dict[str, str], run: str = "run") -> None:
     spec = {"path": str(page), "blocks": [{"line": b.line, "source": b.source} for b in blocks]}
     try:
         done = subprocess.run(
@@ -135,10 +139,10 @@ def run_python(page: Path, blocks: list[Block], cwd: Path, env: dict[str, str]) 
             check=False,
         )
     except subprocess.TimeoutExpired as err:
-        pytest.fail(f"{page_id(page)}: python blocks still running after {PAGE_TIMEOUT}s\n{err.stderr or ''}")
+        pytest.fail(f"{page_id(page)} ({run}): python blocks still running after {PAGE_TIMEOUT}s\n{err.stderr or ''}")
     if done.returncode != 0:
         pytest.fail(
-            f"{page_id(page)}: python blocks failed (exit {done.returncode})\n"
+            f"{page_id(page)} ({run}): python blocks failed (exit {done.returncode})\n"
             f"--- stderr ---\n{done.stderr}\n--- stdout (last 4000 characters) ---\n{done.stdout[-4000:]}",
             pytrace=False,
         )
@@ -304,7 +308,10 @@ def test_page(page: Path, request: pytest.FixtureRequest, tmp_path: Path) -> Non
     assert not problems, "\n".join(problems)
     python = [b for b in blocks if b.lang in PYTHON]
     if python:
-        run_python(page, python, tmp_path, _env_for(text, request))
+        assert not tmp_path.is_relative_to(ROOT)  # pages run where a user runs them, not in the repository
+        env = _env_for(text, request)
+        for run in ("first run", "second run"):  # a reader runs a page again, in the same folder and database
+            run_python(page, python, tmp_path, env, run)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=page_id)
@@ -344,3 +351,43 @@ def test_parser_and_checks() -> None:
     assert check_command(["python", "docs/no-such-file.py"]) is not None
     console = Block("console", 1, "$ ./scripts/demo\noutput line\n")
     assert [words for _, words in shell_commands(console)] == [["./scripts/demo"]]
+
+
+# The documented import paths are namespaced: `import projections` is refused (and could be a user's own module).
+_TOP_LEVEL_PATH = re.compile(
+    r"(?:^\s*|`)(?:from\s+(?:projections|snapshots|sample_shopping_cart)(?:\.\w+)*\s+import\b"
+    r"|import\s+(?:projections|snapshots|sample_shopping_cart)\b)"
+    r"|(?<![\w./-])`(?:projections|snapshots|sample_shopping_cart)\.\w"
+)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_import_paths_are_namespaced(page: Path) -> None:
+    """Code and prose name `eventsourcing.projections`, never `projections.` or `from projections ...`."""
+    stale = [
+        f"{page_id(page)}:{n}: {line.strip()}"
+        for n, line in enumerate(page.read_text().splitlines(), 1)
+        if _TOP_LEVEL_PATH.search(line)
+    ]
+    assert not stale, "write eventsourcing.projections / .snapshots / .sample_shopping_cart:\n" + "\n".join(stale)
+
+
+def test_the_namespace_check_catches_top_level_paths() -> None:
+    for bad in (
+        "from projections import Projector",
+        "    from snapshots.sql import SQLSnapshotStore",
+        "import snapshots",
+        "`from sample_shopping_cart import x`",
+        "`projections.testing.X` checks",
+    ):
+        assert _TOP_LEVEL_PATH.search(bad), bad
+    for good in (
+        "from eventsourcing.projections import Projector",
+        "`eventsourcing.snapshots.testing.SnapshotStoreContract`",
+        "await snapshots.list(stream_id=counter.id)",
+        "# sample_shopping_cart/domain/cart.py",
+        "[projections](projections.md)",
+        "`snapshots list` with `--app`",
+        "A `Repository` given `snapshots=` (a store) loads from snapshots; given also",
+    ):
+        assert not _TOP_LEVEL_PATH.search(good), good

@@ -1,8 +1,8 @@
 """The ``eventsourcing`` command line: replay aggregates, list events, manage snapshots, create schemas.
 
 A composition layer on top of the library. ``import eventsourcing`` never imports it, and importing
-this package loads nothing but the standard library: typer and rich (the ``cli`` extra) are loaded
-by `main`, and the ``snapshots`` package only by the commands that use snapshots.
+this package loads nothing but the standard library: typer and rich (dependencies of the base
+install) are loaded by `main`, and the ``snapshots`` package only by the commands that use snapshots.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except CoinstalledPyEventSourcing as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
-    except ImportError as err:  # the `cli` extra is not installed
+    except ImportError as err:  # typer or rich was uninstalled after async-eventsourcing
         print(
-            f"error: the eventsourcing CLI needs the `cli` extra ({err}): pip install 'async-eventsourcing[cli]'",
+            f"error: the eventsourcing CLI cannot load ({err}): "
+            "reinstall it, pip install --force-reinstall async-eventsourcing",
             file=sys.stderr,
         )
         raise SystemExit(2) from None

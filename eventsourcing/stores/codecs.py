@@ -1,6 +1,7 @@
 """Choosing a store's payload codec by name, and the schema keeping that an Avro codec needs.
 
-``codec="json"`` (pydantic's JSON) or ``codec="avro"`` (fastavro, the ``avro`` extra), or a `Codec`
+``codec="json"`` (pydantic's JSON) or ``codec="avro"`` (fastavro: the ``avro`` extra, and the ``kafka`` one, whose
+store defaults to Avro), or a `Codec`
 instance. An Avro codec built here gets a `StoredSchemaRegistry`, and the store keeps its schemas
 (`SchemaSync`): in a table of the SQL database, on a topic of the Kafka cluster. An `AvroCodec` given
 with a registry of another kind (a schema registry service, say) is used as it is: that registry
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 CODECS = ("json", "avro")
 
 
-def make_codec(codec: Codec | str | None, default: str = "json") -> Codec:
+def make_codec(codec: Codec | str | None, default: str = "json", *, extra: str = "avro") -> Codec:
+    """The codec ``codec`` names (``default`` when None); ``extra``: the extra a missing fastavro is installed by."""
     choice = default if codec is None else codec
     if not isinstance(choice, str):
         return choice
@@ -31,8 +33,11 @@ def make_codec(codec: Codec | str | None, default: str = "json") -> Codec:
         try:
             from eventsourcing.avro import AvroCodec
             from eventsourcing.avro.persistence import StoredSchemaRegistry
-        except ImportError as err:  # pragma: no cover - depends on the installation
-            raise ConfigurationError(f"codec 'avro' needs the 'avro' extra (fastavro): {err}") from err
+        except (ImportError, ConfigurationError) as err:  # fastavro is missing (eventsourcing.avro refuses to load)
+            default_note = " (the default here)" if codec is None else ""
+            raise ConfigurationError(
+                f"codec 'avro'{default_note} needs fastavro: pip install 'async-eventsourcing[{extra}]'"
+            ) from err
         return AvroCodec(StoredSchemaRegistry())
     raise ConfigurationError(f"unknown codec {choice!r}: use one of {', '.join(CODECS)} or a Codec instance")
 

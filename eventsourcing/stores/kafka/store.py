@@ -133,7 +133,7 @@ class KafkaEventStore:
         self.poll_interval = poll_interval
         self.metadata_interval = metadata_interval
         self.append_timeout = append_timeout
-        self._mapper = EventMapper(make_codec(codec, default="avro"), registry)
+        self._mapper = EventMapper(make_codec(codec, default="avro", extra="kafka"), registry)
         self.codec = self._mapper.codec
         if wire_format not in ("envelope", "confluent"):
             raise ConfigurationError(f"wire_format must be 'envelope' or 'confluent', not {wire_format!r}")

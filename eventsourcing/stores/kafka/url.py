@@ -31,7 +31,9 @@ def kafka_store(url: str, **options: Any) -> KafkaEventStore:
     try:
         from eventsourcing.stores.kafka.store import KafkaEventStore
     except ImportError as err:  # pragma: no cover - depends on the installation
-        raise ConfigurationError(f"the Kafka store needs the 'kafka' extra (aiokafka): {err}") from err
+        raise ConfigurationError(
+            f"the Kafka store needs aiokafka: pip install 'async-eventsourcing[kafka]' ({err})"
+        ) from err
     parts = urlsplit(url)
     # Errors show the URL without its parameters: an unknown one may be a mistyped secret.
     shown = redact(url.split("?", 1)[0])

@@ -81,9 +81,10 @@ class WriterSchemas:
 
             from eventsourcing.avro import EVENT_TYPE_KEY, SCHEMA_VERSION_KEY, schema_id
             from eventsourcing.avro.nodes import parse, unsafe_reason
-        except (ImportError, ConfigurationError) as err:  # without the avro extra, Avro payloads cannot be read
+        except (ImportError, ConfigurationError) as err:  # without fastavro, Avro payloads cannot be read
             raise ConfigurationError(
-                f"the Kafka topics hold Avro payloads: reading them needs the 'avro' extra (fastavro): {err}"
+                "the Kafka topics hold Avro payloads: reading them needs fastavro, "
+                "pip install 'async-eventsourcing[kafka]'"
             ) from err
         try:
             key = schema_id(dict(schema))

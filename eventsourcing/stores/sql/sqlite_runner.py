@@ -38,6 +38,7 @@ T = TypeVar("T")
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 _DIALECT = sqlite_dialect.dialect()
 _YIELD_EVERY = 0.001  # seconds of store work on the loop between two turns given to other tasks
+MAX_LOCK_WAIT = 0.005  # seconds: the longest of the growing sleeps while another writer holds the lock
 
 
 class SQLiteRunner:
@@ -156,7 +157,7 @@ class SQLiteRunner:
                 elif now >= deadline:
                     raise translate(err) from err
             await asyncio.sleep(random.uniform(pause / 2, pause))
-            pause = min(pause * 2, 0.005)
+            pause = min(pause * 2, MAX_LOCK_WAIT)
 
 
 def _in_one_transaction(db: sqlite3.Connection, statements: list[str]) -> None:
