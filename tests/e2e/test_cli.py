@@ -195,10 +195,10 @@ def test_replay_version(shop: str) -> None:
 def test_replay_at(shop: str) -> None:
     cases = [
         ("2024-05-01T12:15:00+02:00", "2024-05-01T10:15:00.000000+00:00", 2),  # with an offset
-        ("2024-05-01T10:25:00", "2024-05-01T10:25:00.000000+00:00", 3),  # naive means UTC
+        ("2024-05-01 10:25:00Z", "2024-05-01T10:25:00.000000+00:00", 3),  # a space for the T
         ("2024-05-01T10:20:00Z", "2024-05-01T10:20:00.000000+00:00", 3),  # Z, exactly at event 3
         ("2024-05-01T10:19:59.999999Z", "2024-05-01T10:19:59.999999+00:00", 2),  # just before it
-        ("2024-05-02", "2024-05-02T00:00:00.000000+00:00", 4),  # a date: its midnight, UTC
+        ("2024-05-02T00:00Z", "2024-05-02T00:00:00.000000+00:00", 4),
         ("2024-05-01T09:59Z", None, None),  # before the first event: not found
     ]
     replay = ("replay", "--store", shop, "--app", "cli_app", "e2e.Cart", "cart-1", "--json", "--at")
@@ -272,7 +272,7 @@ def test_events_filters(shop: str) -> None:
     cases: list[tuple[tuple[str, ...], list[tuple[str, int]]]] = [
         (("--stream", "cart-2"), [("cart-2", 1), ("cart-2", 2)]),
         (
-            ("--since", "2024-05-01T10:15", "--until", "2024-05-01T13:00+02:00"),
+            ("--since", "2024-05-01T10:15Z", "--until", "2024-05-01T13:00+02:00"),
             [("cart-1", 3), ("cart-1", 4), ("order-1", 1), ("cart-2", 1)],
         ),
         (
@@ -399,8 +399,10 @@ def test_failures_are_one_line_with_distinct_exit_codes(shop: str, shop_copy: Pa
         (3, (*replay, "e2e.Cart", "nope"), "e2e.Cart 'nope' has no events"),
         (3, (*replay, "e2e.Cart", "cart-1", "--version", "9"), "has 4 events; version 9 does not exist"),
         (3, ("events", "--store", shop, "--stream", "nope"), "stream 'nope' has no events"),
-        (2, (*replay, "e2e.Cart", "cart-1", "--at", "yesterday"), "--at: 'yesterday' is not an ISO 8601 timestamp"),
-        (2, (*replay, "e2e.Cart", "cart-1", "--at", "2024-05-01", "--version", "1"), "either --at or --version"),
+        (2, (*replay, "e2e.Cart", "cart-1", "--at", "tomorrow"), "--at: 'tomorrow' is not a time; accepted: ISO 8601"),
+        (2, (*replay, "e2e.Cart", "cart-1", "--at", "2024-05-01T10:25"), "--at: '2024-05-01T10:25' has no timezone"),
+        (2, ("events", "--store", shop, "--since", "2024-05-01"), "write it with its offset: 2024-05-01T00:00Z"),
+        (2, (*replay, "e2e.Cart", "cart-1", "--at", "now", "--version", "1"), "either --at or --version"),
         (2, ("replay", "--store", shop, "e2e.Cart", "cart-1"), "Missing option '--app'"),
         (
             2,

@@ -234,7 +234,7 @@ def test_status_run_and_rebuild(tmp_path: Path) -> None:
     assert live == asyncio.run(replayed(store)) and len(sqlite_rows(path, "SELECT * FROM tally_audit")) == 13
 
     # rebuild equals run; rebuild as of T equals a replay as of T, in separate tables
-    t = "2024-05-01T10:11:30"  # naive: UTC
+    t = "2024-05-01T10:11:30Z"
     rebuilt, as_of, named = run_all(
         [
             ("projections", "rebuild", *base, "counters"),
@@ -340,9 +340,13 @@ def test_failures_are_one_line_with_exit_codes(tmp_path: Path) -> None:
             ("projections", "run", "--store", "postgresql://postgres@127.0.0.1:1/db", "--app", "projections_app"),
             "cannot open the PostgreSQL store",
         ),
-        (2, ("projections", "rebuild", *base, "--until", "yesterday"), "--until: 'yesterday' is not an ISO 8601"),
+        (
+            2,
+            ("projections", "rebuild", *base, "--until", "2024-05-01T10:11"),
+            "--until: '2024-05-01T10:11' has no timezone",
+        ),
         (2, ("projections", "rebuild", *base, "--suffix", "_x"), "pass --until T too"),
-        (2, ("projections", "rebuild", *base, "--until", "2024-05-01", "--suffix", "x;y"), "--suffix 'x;y': use"),
+        (2, ("projections", "rebuild", *base, "--until", "2 days ago", "--suffix", "x;y"), "--suffix 'x;y': use"),
         (2, ("projections", "run", *base, "--views", "memory://"), "the views live in a SQL database"),
         (
             1,

@@ -253,7 +253,8 @@ def rebuild(
         typer.Option(
             "--until",
             metavar="T",
-            help="Build the view as it stood at T (ISO 8601; naive = UTC) into separate tables, named with "
+            help="Build the view as it stood at T (ISO 8601 with an offset, or relative: '2h ago') into "
+            "separate tables, named with "
             "--suffix; the live view is left alone.",
         ),
     ] = None,

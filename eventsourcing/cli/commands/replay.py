@@ -35,10 +35,10 @@ def command(
         str | None,
         typer.Option(
             "--at",
-            metavar="ISO8601",
-            help="Replay only the events with a timestamp at or before this moment: ISO 8601 with an offset "
-            "(2024-05-01T12:30:00+02:00 or ...Z); without an offset the time is UTC; a date alone is its "
-            "midnight UTC.",
+            metavar="T",
+            help="Replay only the events with a timestamp at or before T: ISO 8601 with an offset "
+            "(2024-05-01T12:30:00+02:00 or ...Z; a time without one is refused), 'now', '2h ago', "
+            "'90 minutes ago', 'yesterday' (24 hours ago), 'yesterday 14:00Z', 'today 09:30+01:00'.",
         ),
     ] = None,
     version: Annotated[
