@@ -36,6 +36,13 @@ _SAVE = (
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 
+# Rank each stream's snapshots newest first and delete beyond the n-th, in one statement (one transaction).
+_KEEP_NEWEST = (
+    "DELETE FROM snapshots WHERE rowid IN (SELECT rowid FROM (SELECT rowid, row_number() OVER "
+    "(PARTITION BY stream_id ORDER BY version DESC, fingerprint DESC) AS rank FROM snapshots "
+    "WHERE (?1 IS NULL OR stream_id = ?1) AND (?2 IS NULL OR stream_type = ?2)) WHERE rank > ?3)"
+)
+
 
 class SQLiteSnapshots:
     """The SQLite side of `SQLSnapshotStore` (the event store's file is fine, or another)."""
@@ -90,6 +97,9 @@ class SQLiteSnapshots:
             params.append(stream_type)
         rows = await self._runner.call(_fetch, sql + " ORDER BY stream_id, version", params)
         return [_snapshot(row) for row in rows]
+
+    async def keep_newest(self, n: int, *, stream_id: str | None, stream_type: str | None) -> int:
+        return await self._runner.call(_execute, _KEEP_NEWEST, (stream_id, stream_type, n))
 
     async def prune(self, *, stream_type: str, keep_fingerprint: str) -> int:
         sql = "DELETE FROM snapshots WHERE stream_type = ? AND fingerprint != ?"

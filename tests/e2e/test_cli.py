@@ -355,6 +355,43 @@ def test_snapshots_take_list_and_prune_stale(shop_copy: Path) -> None:
     fails(2, "snapshots", "prune", "--store", url, "--app", "cli_app")  # --stale is required
 
 
+def test_snapshots_prune_keep_n_per_stream(shop_copy: Path) -> None:
+    url = url_of(shop_copy)
+    for stream_id, stream_type, versions in (
+        ("cart-1", "e2e.Cart", (1, 2, 3, 4)),
+        ("cart-2", "e2e.Cart", (1, 2)),
+        ("order-1", "e2e.Order", (1,)),
+    ):
+        for version in versions:
+            snapshot = Snapshot(stream_id, stream_type, version, at(version), "f" * 32, b"{}")
+            asyncio.run(_save_snapshot(url, snapshot))
+
+    def kept() -> list[tuple[object, ...]]:
+        rows = json_lines(ok("snapshots", "list", "--store", url, "--json"))
+        return [(r["stream_id"], r["version"]) for r in rows]
+
+    prune = ("snapshots", "prune", "--store", url)
+    assert ok(*prune, "--keep", "3", "--stream", "cart-1") == (
+        "removed 1 older snapshot, keeping the newest 3 of each stream\n"
+    )
+    assert ok(*prune, "--keep", "1", "--type", "e2e.Order") == (
+        "removed 0 older snapshots, keeping the newest 1 of each stream\n"
+    )
+    assert ok(*prune, "--keep", "2") == "removed 1 older snapshot, keeping the newest 2 of each stream\n"
+    assert kept() == [("cart-1", 3), ("cart-1", 4), ("cart-2", 1), ("cart-2", 2), ("order-1", 1)]
+    assert ok(*prune, "--keep", "1", "--stale", "--app", "cli_app") == (
+        "removed 4 stale snapshots (e2e.Cart: 4)\nremoved 0 older snapshots, keeping the newest 1 of each stream\n"
+    )
+    assert kept() == [("order-1", 1)]  # e2e.Order is no --app module's type: not stale, not current
+    for args, message in (
+        ((*prune, "--keep", "0"), "Invalid value for '--keep'"),
+        ((*prune, "--stream", "cart-1"), "--stream and --type choose what --keep N trims: pass --keep N too"),
+        ((*prune, "--stale"), "snapshots prune --stale needs --app"),
+        (prune, "snapshots prune needs --stale"),
+    ):
+        assert message in fails(2, *args), args
+
+
 async def _save_snapshot(url: str, snapshot: Snapshot) -> None:
     from eventsourcing.snapshots import SQLSnapshotStore
 
