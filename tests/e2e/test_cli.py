@@ -210,6 +210,68 @@ def test_replay_at(shop: str) -> None:
         assert (doc["as_of"], doc["version"], doc["events_applied"]) == (as_of, version, version), when
 
 
+def test_replay_diff_between_versions_or_moments(shop: str) -> None:
+    replay = ("replay", "--store", shop, "--app", "cli_app", "e2e.Cart", "cart-1", "--diff")
+    by_version, by_time, backwards, same, as_json = run_all(
+        [
+            (*replay, "1", "4"),
+            (*replay, "2024-05-01T10:05Z", "2024-05-01T12:25+02:00"),
+            (*replay, "4", "2"),
+            (*replay, "3", "3"),
+            (*replay, "2", "2024-05-01T10:30Z", "--json"),
+        ]
+    )
+    assert succeeded(by_version) == (
+        "e2e.Cart 'cart-1': version 1 -> version 4 (of 4): 4 changes\n"
+        "  + lines.apple: 2\n"
+        "  + lines.pear: 1\n"
+        '  ~ total: "0" -> "2.25"\n'
+        "  ~ checked_out: false -> true\n"
+    )
+    assert succeeded(by_time).splitlines() == [
+        "e2e.Cart 'cart-1': version 1 (as of 2024-05-01T10:05:00.000000+00:00) -> "
+        "version 3 (as of 2024-05-01T10:25:00.000000+00:00) (of 4): 3 changes",
+        "  + lines.apple: 2",
+        "  + lines.pear: 1",
+        '  ~ total: "0" -> "2.25"',
+    ]
+    assert succeeded(backwards).splitlines()[1:] == [
+        "  - lines.pear: 1",
+        '  ~ total: "2.25" -> "1.00"',
+        "  ~ checked_out: true -> false",
+    ]
+    assert succeeded(same) == "e2e.Cart 'cart-1': version 3 -> version 3 (of 4): 0 changes\n"
+    doc = json.loads(succeeded(as_json))
+    assert (doc["from"]["version"], doc["to"]["version"], doc["to"]["as_of"]) == (
+        2,
+        4,
+        "2024-05-01T10:30:00.000000+00:00",
+    )
+    assert doc["changes"] == [
+        {"path": ["lines", "pear"], "field": "lines.pear", "change": "added", "new": 1},
+        {"path": ["total"], "field": "total", "change": "changed", "old": "1.00", "new": "2.25"},
+        {"path": ["checked_out"], "field": "checked_out", "change": "changed", "old": False, "new": True},
+    ]
+    failures = run_all(
+        [
+            (*replay, "1", "9"),
+            (*replay, "2024-05-01T09:00Z", "4"),
+            (*replay, "0", "2"),
+            (*replay, "1", "2024-05-01T10:30"),
+            (*replay, "1", "2", "--version", "3"),
+        ]
+    )
+    expected = [
+        (3, "has 4 events; version 9 does not exist"),
+        (3, "no events at or before 2024-05-01T09:00:00+00:00"),
+        (2, "--diff: versions start at 1, got '0'"),
+        (2, "--diff: '2024-05-01T10:30' has no timezone"),
+        (2, "--diff A B names both states: pass it without --at, --version and --events"),
+    ]
+    for done, (code, message) in zip(failures, expected, strict=True):
+        assert message in failed(done, code), done.args
+
+
 def test_console_script_and_app_as_a_file(shop: str, tmp_path: Path) -> None:
     assert CONSOLE_SCRIPT.is_file(), "run scripts/setup: the console script is missing"
     out = ok(
