@@ -37,10 +37,12 @@ _SAVE = (
 )
 
 # Rank each stream's snapshots newest first and delete beyond the n-th, in one statement (one transaction).
+# Only the filters given are in the statement, so one stream's trim (after each snapshot a policy
+# with keep= writes) is a range of the primary key, not a scan of the table.
 _KEEP_NEWEST = (
     "DELETE FROM snapshots WHERE rowid IN (SELECT rowid FROM (SELECT rowid, row_number() OVER "
     "(PARTITION BY stream_id ORDER BY version DESC, fingerprint DESC) AS rank FROM snapshots "
-    "WHERE (?1 IS NULL OR stream_id = ?1) AND (?2 IS NULL OR stream_type = ?2)) WHERE rank > ?3)"
+    "WHERE {where}) WHERE rank > ?)"
 )
 
 
@@ -99,7 +101,13 @@ class SQLiteSnapshots:
         return [_snapshot(row) for row in rows]
 
     async def keep_newest(self, n: int, *, stream_id: str | None, stream_type: str | None) -> int:
-        return await self._runner.call(_execute, _KEEP_NEWEST, (stream_id, stream_type, n))
+        where, params = ["1 = 1"], []
+        for column, value in (("stream_id", stream_id), ("stream_type", stream_type)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = _KEEP_NEWEST.format(where=" AND ".join(where))
+        return await self._runner.call(_execute, sql, (*params, n))
 
     async def prune(self, *, stream_type: str, keep_fingerprint: str) -> int:
         sql = "DELETE FROM snapshots WHERE stream_type = ? AND fingerprint != ?"
