@@ -36,7 +36,8 @@ def require_aware(value: object, what: str = "timestamp") -> _dt.datetime:
         raise InvalidTimestamp(f"{what} must be a datetime, got {type(value).__name__}")
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         raise InvalidTimestamp(
-            f"{what} {value.isoformat()} has no timezone; pass an aware datetime (e.g. with tzinfo=UTC)"
+            f"{what} {value.isoformat()} has no timezone; pass an aware datetime: tzinfo=datetime.UTC for UTC, "
+            "or value.astimezone() if it is local time (see docs/time-travel.md#timestamps-without-a-timezone)"
         )
     try:
         return value.astimezone(UTC)

@@ -23,7 +23,7 @@ from eventsourcing.errors import (
     StreamTypeMismatch,
 )
 from eventsourcing.events import DomainEvent
-from eventsourcing.snapshotting import Snapshot, SnapshotPolicy, SnapshotStore, StateCodec
+from eventsourcing.snapshotting import Snapshot, SnapshotPolicy, SnapshotStore, StateCodec, snapshots_to_keep
 from eventsourcing.stores.base import MAX_VERSION, AppendResult, EventStore
 from eventsourcing.stores.replay import ReadsStreamEvents, StreamEvents, stream_events
 
@@ -206,8 +206,15 @@ class Repository(Generic[A]):
             raise ValueError("this repository has no snapshot store: pass snapshots=...")
         aggregate = await self.get(aggregate_id)
         snapshot = self._codec.take(aggregate)
-        await self.snapshots.save(snapshot)
+        await self._save_snapshot(snapshot)
         return snapshot
+
+    async def _save_snapshot(self, snapshot: Snapshot) -> None:
+        assert self.snapshots is not None
+        await self.snapshots.save(snapshot)
+        keep = snapshots_to_keep(self.snapshot_policy)
+        if keep is not None:  # after the save: a failure here leaves one snapshot too many, never none
+            await self.snapshots.keep_newest(keep, stream_id=snapshot.stream_id)
 
     async def _read_as_of(self, aggregate_id: str, from_version: int, as_of: dt.datetime) -> StreamEvents:
         # Timestamps never decrease within a stream, so the events at or before `as_of` are a prefix
@@ -268,7 +275,7 @@ class Repository(Generic[A]):
         if not self.snapshot_policy.should_snapshot(aggregate.version, previous_version):
             return
         try:
-            await self.snapshots.save(self._codec.take(aggregate))
+            await self._save_snapshot(self._codec.take(aggregate))
         except Exception:  # the events are stored; a missing snapshot only costs replay time
             logger.warning("could not snapshot %s %r", self.aggregate_type.type_name, aggregate.id, exc_info=True)
 

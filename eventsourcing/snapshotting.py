@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from eventsourcing.aggregate import Aggregate
-from eventsourcing.errors import ConfigurationError, CorruptEvent
+from eventsourcing.errors import ConfigurationError, CorruptEvent, InvalidArgument
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -65,6 +65,33 @@ class SnapshotStore(Protocol):
     async def prune(self, *, stream_type: str, keep_fingerprint: str) -> int:
         """Delete the snapshots of ``stream_type`` whose fingerprint is not ``keep_fingerprint``."""
         ...
+
+    async def keep_newest(self, n: int, *, stream_id: str | None = None, stream_type: str | None = None) -> int:
+        """Delete all but the ``n`` newest snapshots of each stream (of ``stream_id``/``stream_type`` only, if
+        given); return how many were deleted. Newest is the highest version, then the highest fingerprint
+        (snapshots of one version under two fingerprints count as two). ``n < 1`` raises `InvalidArgument`.
+        """
+        ...
+
+
+def check_keep(n: object) -> int:
+    """``n`` for `SnapshotStore.keep_newest`, or `InvalidArgument`: keeping none is not retention."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InvalidArgument(f"keep_newest(n) needs an int n >= 1, got {n!r}")
+    return n
+
+
+@runtime_checkable
+class KeepsNewest(Protocol):
+    """A snapshot policy that also bounds how many snapshots a stream keeps (``keep=None``: all)."""
+
+    @property
+    def keep(self) -> int | None: ...
+
+
+def snapshots_to_keep(policy: object) -> int | None:
+    """How many snapshots per stream ``policy`` keeps (`KeepsNewest`), or None for all of them."""
+    return policy.keep if isinstance(policy, KeepsNewest) else None
 
 
 class SnapshotPolicy(Protocol):

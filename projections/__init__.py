@@ -16,6 +16,7 @@ refuse_pyeventsourcing()  # this package's own entry point: pyeventsourcing may 
 
 from eventsourcing import on
 from eventsourcing._renamed import renamed
+from eventsourcing.projections.as_of import AsOfView, AsOfViewNotFound, LiveView, drop_as_of_view, list_as_of_views
 from eventsourcing.projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
 from eventsourcing.projections.errors import CheckpointConflict, PoisonEvent, ProjectionError
 from eventsourcing.projections.log import GlobalLog
@@ -29,11 +30,14 @@ from eventsourcing.projections.status import ProjectionStatus
 from eventsourcing.projections.view import ViewBatch
 
 __all__ = [
+    "AsOfView",
+    "AsOfViewNotFound",
     "Checkpoint",
     "CheckpointConflict",
     "CheckpointStore",
     "DeadLetter",
     "GlobalLog",
+    "LiveView",
     "MemoryCheckpointStore",
     "PoisonEvent",
     "ProjectionError",
@@ -46,7 +50,9 @@ __all__ = [
     "SQLCheckpointStore",
     "ViewBatch",
     "command_id_for",
+    "drop_as_of_view",
     "integration_event_id",
+    "list_as_of_views",
     "on",
 ]
 

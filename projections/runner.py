@@ -51,6 +51,7 @@ from eventsourcing import (
 )
 from eventsourcing.clock import require_aware
 from eventsourcing.errors import Undecodable
+from eventsourcing.projections.as_of import default_suffix
 from eventsourcing.projections.checkpoints import Checkpoint, CheckpointStore, DeadLetter
 from eventsourcing.projections.errors import CheckpointConflict, PoisonEvent, ProjectionError
 from eventsourcing.projections.log import GlobalLog
@@ -397,7 +398,7 @@ class ProjectionRunner:
         """
         as_of = require_aware(as_of, "as_of").astimezone(dt.UTC)
         if suffix is None:
-            suffix = as_of.strftime("_asof_%Y%m%d_%H%M%S") + (f"_{as_of.microsecond:06d}" if as_of.microsecond else "")
+            suffix = default_suffix(as_of)
         if not suffix.replace("_", "").isalnum():
             raise ValueError(f"suffix {suffix!r}: use letters, digits and underscores")
         base = self._select((name,))[0]

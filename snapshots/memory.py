@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Self
 
 from eventsourcing.clock import require_aware
-from eventsourcing.snapshotting import Snapshot
+from eventsourcing.snapshotting import Snapshot, check_keep
 
 
 class MemorySnapshotStore:
@@ -61,6 +61,19 @@ class MemorySnapshotStore:
             if stream_type is None or s.stream_type == stream_type
         ]
         return sorted(found, key=lambda s: (s.stream_id, s.version))
+
+    async def keep_newest(self, n: int, *, stream_id: str | None = None, stream_type: str | None = None) -> int:
+        check_keep(n)
+        await asyncio.sleep(0)
+        removed = 0
+        for sid, by_key in self._by_stream.items():
+            if stream_id is not None and sid != stream_id:
+                continue
+            chosen = [key for key, s in by_key.items() if stream_type is None or s.stream_type == stream_type]
+            for key in sorted(chosen, reverse=True)[n:]:  # keys are (version, fingerprint): newest first
+                del by_key[key]
+                removed += 1
+        return removed
 
     async def prune(self, *, stream_type: str, keep_fingerprint: str) -> int:
         removed = 0

@@ -1,28 +1,27 @@
-"""Timestamps given on the command line: ISO 8601, with or without an offset; naive means UTC."""
+"""Timestamps given on the command line: ISO 8601 with an offset, or a relative time ("2h ago").
+
+The rules are `eventsourcing.timetext`'s, shared with the HTTP API: a time without a timezone is
+refused, not read as UTC.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from eventsourcing.cli.failures import UsageError
-
-EXAMPLE = "2024-05-01T12:30:00+02:00"
+from eventsourcing.errors import InvalidTimestamp
+from eventsourcing.timetext import parse_moment
 
 
 def parse_timestamp(text: str, option: str) -> dt.datetime:
-    """An aware UTC datetime from ``2024-05-01T12:30:00+02:00``, ``...Z``, ``2024-05-01 12:30`` (UTC) or a date.
+    """An aware UTC datetime from ``2024-05-01T12:30:00+02:00``, ``...Z``, ``2h ago``, ``yesterday 14:00Z``, ...
 
-    A date alone means its midnight, UTC. Raises `UsageError` naming ``option`` for anything else.
+    Raises `UsageError` naming ``option`` for anything else, a time without a timezone included.
     """
-    value = text.strip()
     try:
-        # Python 3.11's fromisoformat reads most of ISO 8601, including a trailing "Z".
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{option}: {text!r} is not an ISO 8601 timestamp (for example {EXAMPLE})") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.astimezone(dt.UTC)
+        return parse_moment(text, option)
+    except InvalidTimestamp as err:
+        raise UsageError(str(err)) from None
 
 
 def iso(value: dt.datetime) -> str:

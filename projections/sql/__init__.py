@@ -31,6 +31,8 @@ class _Backend(Protocol):
     async def dead_letters(self, name: str) -> list[DeadLetter]: ...
     async def record_error(self, checkpoint: Checkpoint, error: str) -> None: ...
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    async def table_names(self) -> set[str]: ...
+    async def forget(self, name: str, drop: Sequence[Table]) -> bool: ...
 
 
 class SQLCheckpointStore:
@@ -106,6 +108,18 @@ class SQLCheckpointStore:
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return await self._backend.fetch(sql, params)
+
+    async def table_names(self) -> set[str]:
+        """The names of the tables in the database (its current schema, on PostgreSQL)."""
+        return await self._backend.table_names()
+
+    async def forget(self, name: str, *, drop: Sequence[Table] = ()) -> bool:
+        """Drop ``drop`` and delete checkpoint ``name`` with its errors and dead letters, in one transaction.
+
+        Returns whether the checkpoint existed. For views no runner follows any more (as-of builds):
+        a runner still following ``name`` would start it again from the beginning.
+        """
+        return await self._backend.forget(name, drop)
 
     def __repr__(self) -> str:
         return f"SQLCheckpointStore({redact(self.url)!r})"

@@ -177,6 +177,13 @@ class PostgresCheckpointBackend:
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return await self.runner.call(_fetch, _numbered(sql), params, retry=True)
 
+    async def table_names(self) -> set[str]:
+        sql = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        return {name for (name,) in await self.runner.call(_fetch, sql, (), retry=True)}
+
+    async def forget(self, name: str, drop: Sequence[Table]) -> bool:
+        return bool(await self.runner.call(_forget, name, drop_statements(drop, _DIALECT), retry=True))
+
 
 # -- the operations, each one function over an asyncpg connection ---------------------------------
 
@@ -209,6 +216,18 @@ async def _reset(conn: asyncpg.Connection, name: str, statements: Sequence[str])
         await conn.execute(f"DELETE FROM {DEAD_LETTERS} WHERE name = $1", name)
         await conn.execute(f"DELETE FROM {ERRORS} WHERE name = $1", name)
         return await conn.fetchrow(_LOAD, name)
+
+
+async def _forget(conn: asyncpg.Connection, name: str, statements: Sequence[str]) -> bool:
+    async with conn.transaction():
+        await conn.execute(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+        # The checkpoint row first, the tables after: the lock order of a batch's commit (see _reset).
+        existed: bool = await conn.execute(f"DELETE FROM {CHECKPOINTS} WHERE name = $1", name) != "DELETE 0"
+        for statement in statements:
+            await conn.execute(statement)
+        await conn.execute(f"DELETE FROM {DEAD_LETTERS} WHERE name = $1", name)
+        await conn.execute(f"DELETE FROM {ERRORS} WHERE name = $1", name)
+        return existed
 
 
 async def _fetch(conn: asyncpg.Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:

@@ -166,6 +166,15 @@ class SQLiteCheckpointBackend:
         async with self._lock:
             return await self._runner.call(_fetch, sql, params)
 
+    async def table_names(self) -> set[str]:
+        async with self._lock:
+            rows = await self._runner.call(_fetch, "SELECT name FROM sqlite_master WHERE type = 'table'", ())
+        return {name for (name,) in rows}
+
+    async def forget(self, name: str, drop: Sequence[Table]) -> bool:
+        async with self._lock:
+            return await self._runner.call(_forget, name, drop_statements(drop, _DIALECT))
+
 
 def _sql_only(view: ViewBatch | None) -> Ops:
     if view is None:
@@ -303,6 +312,22 @@ def _reset(db: sqlite3.Connection, name: str, statements: list[str], now: str) -
             db.rollback()
         raise
     return row
+
+
+def _forget(db: sqlite3.Connection, name: str, statements: list[str]) -> bool:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in statements:
+            db.execute(statement)
+        existed = db.execute(f"DELETE FROM {CHECKPOINTS} WHERE name = ?", (name,)).rowcount > 0
+        db.execute(f"DELETE FROM {DEAD_LETTERS} WHERE name = ?", (name,))
+        db.execute(f"DELETE FROM {ERRORS} WHERE name = ?", (name,))
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.rollback()
+        raise
+    return existed
 
 
 def _execute(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> None:

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Protocol, Self
 
 from eventsourcing.errors import ConfigurationError
-from eventsourcing.snapshotting import Snapshot
+from eventsourcing.snapshotting import Snapshot, check_keep
 from eventsourcing.urls import redact, sql_dialect
 
 
@@ -29,6 +29,8 @@ class _Backend(Protocol):
     async def list(self, *, stream_id: str | None, stream_type: str | None) -> list[Snapshot]: ...
 
     async def prune(self, *, stream_type: str, keep_fingerprint: str) -> int: ...
+
+    async def keep_newest(self, n: int, *, stream_id: str | None, stream_type: str | None) -> int: ...
 
 
 class SQLSnapshotStore:
@@ -91,6 +93,9 @@ class SQLSnapshotStore:
 
     async def prune(self, *, stream_type: str, keep_fingerprint: str) -> int:
         return await self._backend.prune(stream_type=stream_type, keep_fingerprint=keep_fingerprint)
+
+    async def keep_newest(self, n: int, *, stream_id: str | None = None, stream_type: str | None = None) -> int:
+        return await self._backend.keep_newest(check_keep(n), stream_id=stream_id, stream_type=stream_type)
 
     def __repr__(self) -> str:
         return f"SQLSnapshotStore({redact(self.url)!r})"

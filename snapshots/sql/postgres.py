@@ -62,6 +62,16 @@ _LIST = (
     "AND ($2::text IS NULL OR stream_type = $2) ORDER BY stream_id, version, fingerprint"
 )
 _PRUNE = "DELETE FROM snapshots WHERE stream_type = $1 AND fingerprint <> $2"
+# Rank each stream's snapshots newest first and delete beyond the n-th, in one statement (one transaction);
+# fingerprints in code-point order, as Python and SQLite compare them.
+# Only the filters given are in the statement (cached per combination), so one stream's trim (after each
+# snapshot a policy with keep= writes) reads that stream's rows through the primary key, not the table.
+_KEEP_NEWEST = (
+    "DELETE FROM snapshots s USING (SELECT stream_id, fingerprint, version, row_number() OVER "
+    '(PARTITION BY stream_id ORDER BY version DESC, fingerprint COLLATE "C" DESC) AS rank FROM snapshots '
+    "WHERE {where}) r "
+    "WHERE r.rank > $1 AND s.stream_id = r.stream_id AND s.fingerprint = r.fingerprint AND s.version = r.version"
+)
 
 
 class PostgresSnapshots:
@@ -107,6 +117,17 @@ class PostgresSnapshots:
     async def list(self, *, stream_id: str | None, stream_type: str | None) -> list[Snapshot]:
         rows = await self.runner.call(_fetch, _LIST, stream_id, stream_type, retry=True)
         return [Snapshot(*row) for row in rows]
+
+    async def keep_newest(self, n: int, *, stream_id: str | None, stream_type: str | None) -> int:
+        where: list[str] = ["TRUE"]
+        params: list[object] = [n]
+        for column, value in (("stream_id", stream_id), ("stream_type", stream_type)):
+            if value is not None:
+                params.append(value)
+                where.append(f"{column} = ${len(params)}")
+        sql = _KEEP_NEWEST.format(where=" AND ".join(where))
+        status = await self.runner.call(_execute, sql, *params, retry=True)
+        return int(status.rsplit(" ", 1)[-1])  # "DELETE <n>"
 
     async def prune(self, *, stream_type: str, keep_fingerprint: str) -> int:
         status = await self.runner.call(_execute, _PRUNE, stream_type, keep_fingerprint, retry=True)

@@ -36,6 +36,15 @@ _SAVE = (
     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 
+# Rank each stream's snapshots newest first and delete beyond the n-th, in one statement (one transaction).
+# Only the filters given are in the statement, so one stream's trim (after each snapshot a policy
+# with keep= writes) is a range of the primary key, not a scan of the table.
+_KEEP_NEWEST = (
+    "DELETE FROM snapshots WHERE rowid IN (SELECT rowid FROM (SELECT rowid, row_number() OVER "
+    "(PARTITION BY stream_id ORDER BY version DESC, fingerprint DESC) AS rank FROM snapshots "
+    "WHERE {where}) WHERE rank > ?)"
+)
+
 
 class SQLiteSnapshots:
     """The SQLite side of `SQLSnapshotStore` (the event store's file is fine, or another)."""
@@ -90,6 +99,15 @@ class SQLiteSnapshots:
             params.append(stream_type)
         rows = await self._runner.call(_fetch, sql + " ORDER BY stream_id, version", params)
         return [_snapshot(row) for row in rows]
+
+    async def keep_newest(self, n: int, *, stream_id: str | None, stream_type: str | None) -> int:
+        where, params = ["1 = 1"], []
+        for column, value in (("stream_id", stream_id), ("stream_type", stream_type)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        sql = _KEEP_NEWEST.format(where=" AND ".join(where))
+        return await self._runner.call(_execute, sql, (*params, n))
 
     async def prune(self, *, stream_type: str, keep_fingerprint: str) -> int:
         sql = "DELETE FROM snapshots WHERE stream_type = ? AND fingerprint != ?"

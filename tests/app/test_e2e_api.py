@@ -67,8 +67,11 @@ def test_the_cart_as_of_any_moment(client: httpx.Client) -> None:
     assert at_kettle["version"] == 2 and [line["sku"] for line in at_kettle["lines"]] == ["kettle"]
     assert at_kettle["as_of"] is not None
 
-    naive_utc = dt.datetime.fromisoformat(tea["timestamp"]).astimezone(dt.UTC).replace(tzinfo=None).isoformat()
-    assert client.get(f"/api/carts/{cart_id}", params={"as_of": naive_utc}).json()["version"] == 3
+    in_utc = dt.datetime.fromisoformat(tea["timestamp"]).astimezone(dt.UTC).replace(tzinfo=None).isoformat()
+    assert client.get(f"/api/carts/{cart_id}", params={"as_of": in_utc + "Z"}).json()["version"] == 3
+    naive = client.get(f"/api/carts/{cart_id}", params={"as_of": in_utc})  # refused, as in Python and the CLI
+    assert naive.status_code == 422 and naive.json()["error"] == "invalid_timestamp"
+    assert f"as_of: {in_utc!r} has no timezone; write it with its offset: {in_utc}Z for UTC" in naive.json()["detail"]
     assert client.get(f"/api/carts/{cart_id}", params={"version": 1}).json()["lines"] == []
 
     before = client.get(f"/api/carts/{cart_id}", params={"as_of": "2000-01-01T00:00:00Z"})

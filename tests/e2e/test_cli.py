@@ -195,10 +195,10 @@ def test_replay_version(shop: str) -> None:
 def test_replay_at(shop: str) -> None:
     cases = [
         ("2024-05-01T12:15:00+02:00", "2024-05-01T10:15:00.000000+00:00", 2),  # with an offset
-        ("2024-05-01T10:25:00", "2024-05-01T10:25:00.000000+00:00", 3),  # naive means UTC
+        ("2024-05-01 10:25:00Z", "2024-05-01T10:25:00.000000+00:00", 3),  # a space for the T
         ("2024-05-01T10:20:00Z", "2024-05-01T10:20:00.000000+00:00", 3),  # Z, exactly at event 3
         ("2024-05-01T10:19:59.999999Z", "2024-05-01T10:19:59.999999+00:00", 2),  # just before it
-        ("2024-05-02", "2024-05-02T00:00:00.000000+00:00", 4),  # a date: its midnight, UTC
+        ("2024-05-02T00:00Z", "2024-05-02T00:00:00.000000+00:00", 4),
         ("2024-05-01T09:59Z", None, None),  # before the first event: not found
     ]
     replay = ("replay", "--store", shop, "--app", "cli_app", "e2e.Cart", "cart-1", "--json", "--at")
@@ -208,6 +208,68 @@ def test_replay_at(shop: str) -> None:
             continue
         doc = json.loads(succeeded(done))
         assert (doc["as_of"], doc["version"], doc["events_applied"]) == (as_of, version, version), when
+
+
+def test_replay_diff_between_versions_or_moments(shop: str) -> None:
+    replay = ("replay", "--store", shop, "--app", "cli_app", "e2e.Cart", "cart-1", "--diff")
+    by_version, by_time, backwards, same, as_json = run_all(
+        [
+            (*replay, "1", "4"),
+            (*replay, "2024-05-01T10:05Z", "2024-05-01T12:25+02:00"),
+            (*replay, "4", "2"),
+            (*replay, "3", "3"),
+            (*replay, "2", "2024-05-01T10:30Z", "--json"),
+        ]
+    )
+    assert succeeded(by_version) == (
+        "e2e.Cart 'cart-1': version 1 -> version 4 (of 4): 4 changes\n"
+        "  + lines.apple: 2\n"
+        "  + lines.pear: 1\n"
+        '  ~ total: "0" -> "2.25"\n'
+        "  ~ checked_out: false -> true\n"
+    )
+    assert succeeded(by_time).splitlines() == [
+        "e2e.Cart 'cart-1': version 1 (as of 2024-05-01T10:05:00.000000+00:00) -> "
+        "version 3 (as of 2024-05-01T10:25:00.000000+00:00) (of 4): 3 changes",
+        "  + lines.apple: 2",
+        "  + lines.pear: 1",
+        '  ~ total: "0" -> "2.25"',
+    ]
+    assert succeeded(backwards).splitlines()[1:] == [
+        "  - lines.pear: 1",
+        '  ~ total: "2.25" -> "1.00"',
+        "  ~ checked_out: true -> false",
+    ]
+    assert succeeded(same) == "e2e.Cart 'cart-1': version 3 -> version 3 (of 4): 0 changes\n"
+    doc = json.loads(succeeded(as_json))
+    assert (doc["from"]["version"], doc["to"]["version"], doc["to"]["as_of"]) == (
+        2,
+        4,
+        "2024-05-01T10:30:00.000000+00:00",
+    )
+    assert doc["changes"] == [
+        {"path": ["lines", "pear"], "field": "lines.pear", "change": "added", "new": 1},
+        {"path": ["total"], "field": "total", "change": "changed", "old": "1.00", "new": "2.25"},
+        {"path": ["checked_out"], "field": "checked_out", "change": "changed", "old": False, "new": True},
+    ]
+    failures = run_all(
+        [
+            (*replay, "1", "9"),
+            (*replay, "2024-05-01T09:00Z", "4"),
+            (*replay, "0", "2"),
+            (*replay, "1", "2024-05-01T10:30"),
+            (*replay, "1", "2", "--version", "3"),
+        ]
+    )
+    expected = [
+        (3, "has 4 events; version 9 does not exist"),
+        (3, "no events at or before 2024-05-01T09:00:00+00:00"),
+        (2, "--diff: versions start at 1, got '0'"),
+        (2, "--diff: '2024-05-01T10:30' has no timezone"),
+        (2, "--diff A B names both states: pass it without --at, --version and --events"),
+    ]
+    for done, (code, message) in zip(failures, expected, strict=True):
+        assert message in failed(done, code), done.args
 
 
 def test_console_script_and_app_as_a_file(shop: str, tmp_path: Path) -> None:
@@ -272,7 +334,7 @@ def test_events_filters(shop: str) -> None:
     cases: list[tuple[tuple[str, ...], list[tuple[str, int]]]] = [
         (("--stream", "cart-2"), [("cart-2", 1), ("cart-2", 2)]),
         (
-            ("--since", "2024-05-01T10:15", "--until", "2024-05-01T13:00+02:00"),
+            ("--since", "2024-05-01T10:15Z", "--until", "2024-05-01T13:00+02:00"),
             [("cart-1", 3), ("cart-1", 4), ("order-1", 1), ("cart-2", 1)],
         ),
         (
@@ -355,6 +417,43 @@ def test_snapshots_take_list_and_prune_stale(shop_copy: Path) -> None:
     fails(2, "snapshots", "prune", "--store", url, "--app", "cli_app")  # --stale is required
 
 
+def test_snapshots_prune_keep_n_per_stream(shop_copy: Path) -> None:
+    url = url_of(shop_copy)
+    for stream_id, stream_type, versions in (
+        ("cart-1", "e2e.Cart", (1, 2, 3, 4)),
+        ("cart-2", "e2e.Cart", (1, 2)),
+        ("order-1", "e2e.Order", (1,)),
+    ):
+        for version in versions:
+            snapshot = Snapshot(stream_id, stream_type, version, at(version), "f" * 32, b"{}")
+            asyncio.run(_save_snapshot(url, snapshot))
+
+    def kept() -> list[tuple[object, ...]]:
+        rows = json_lines(ok("snapshots", "list", "--store", url, "--json"))
+        return [(r["stream_id"], r["version"]) for r in rows]
+
+    prune = ("snapshots", "prune", "--store", url)
+    assert ok(*prune, "--keep", "3", "--stream", "cart-1") == (
+        "removed 1 older snapshot, keeping the newest 3 of each stream\n"
+    )
+    assert ok(*prune, "--keep", "1", "--type", "e2e.Order") == (
+        "removed 0 older snapshots, keeping the newest 1 of each stream\n"
+    )
+    assert ok(*prune, "--keep", "2") == "removed 1 older snapshot, keeping the newest 2 of each stream\n"
+    assert kept() == [("cart-1", 3), ("cart-1", 4), ("cart-2", 1), ("cart-2", 2), ("order-1", 1)]
+    assert ok(*prune, "--keep", "1", "--stale", "--app", "cli_app") == (
+        "removed 4 stale snapshots (e2e.Cart: 4)\nremoved 0 older snapshots, keeping the newest 1 of each stream\n"
+    )
+    assert kept() == [("order-1", 1)]  # e2e.Order is no --app module's type: not stale, not current
+    for args, message in (
+        ((*prune, "--keep", "0"), "Invalid value for '--keep'"),
+        ((*prune, "--stream", "cart-1"), "--stream and --type choose what --keep N trims: pass --keep N too"),
+        ((*prune, "--stale"), "snapshots prune --stale needs --app"),
+        (prune, "snapshots prune needs --stale"),
+    ):
+        assert message in fails(2, *args), args
+
+
 async def _save_snapshot(url: str, snapshot: Snapshot) -> None:
     from eventsourcing.snapshots import SQLSnapshotStore
 
@@ -399,8 +498,10 @@ def test_failures_are_one_line_with_distinct_exit_codes(shop: str, shop_copy: Pa
         (3, (*replay, "e2e.Cart", "nope"), "e2e.Cart 'nope' has no events"),
         (3, (*replay, "e2e.Cart", "cart-1", "--version", "9"), "has 4 events; version 9 does not exist"),
         (3, ("events", "--store", shop, "--stream", "nope"), "stream 'nope' has no events"),
-        (2, (*replay, "e2e.Cart", "cart-1", "--at", "yesterday"), "--at: 'yesterday' is not an ISO 8601 timestamp"),
-        (2, (*replay, "e2e.Cart", "cart-1", "--at", "2024-05-01", "--version", "1"), "either --at or --version"),
+        (2, (*replay, "e2e.Cart", "cart-1", "--at", "tomorrow"), "--at: 'tomorrow' is not a time; accepted: ISO 8601"),
+        (2, (*replay, "e2e.Cart", "cart-1", "--at", "2024-05-01T10:25"), "--at: '2024-05-01T10:25' has no timezone"),
+        (2, ("events", "--store", shop, "--since", "2024-05-01"), "write it with its offset: 2024-05-01T00:00Z"),
+        (2, (*replay, "e2e.Cart", "cart-1", "--at", "now", "--version", "1"), "either --at or --version"),
         (2, ("replay", "--store", shop, "e2e.Cart", "cart-1"), "Missing option '--app'"),
         (
             2,

@@ -234,7 +234,7 @@ def test_status_run_and_rebuild(tmp_path: Path) -> None:
     assert live == asyncio.run(replayed(store)) and len(sqlite_rows(path, "SELECT * FROM tally_audit")) == 13
 
     # rebuild equals run; rebuild as of T equals a replay as of T, in separate tables
-    t = "2024-05-01T10:11:30"  # naive: UTC
+    t = "2024-05-01T10:11:30Z"
     rebuilt, as_of, named = run_all(
         [
             ("projections", "rebuild", *base, "counters"),
@@ -266,6 +266,71 @@ def test_status_run_and_rebuild(tmp_path: Path) -> None:
     assert "tally_counts -> tally_counts_t1" in succeeded(named)
     assert counters(path, "tally_counts_t1") == asyncio.run(replayed(store, at(31)))
     assert counters(path) == live  # the live view is untouched by as-of rebuilds
+
+
+def test_as_of_builds_are_listed_and_dropped_never_live_tables(tmp_path: Path) -> None:
+    path, views = tmp_path / "events.db", tmp_path / "views.db"
+    store = url_of(path)
+    write_tallies(store)
+    base = ("--store", store, "--app", "projections_app", "--views", url_of(views))
+    ok("projections", "run", *base, "--until-caught-up")
+    assert ok("projections", "as-of", "list", *base) == "no as-of builds\n"
+    ok("projections", "rebuild", *base, "counters", "event_types", "--until", "2024-05-01T10:11:30Z")
+    ok("projections", "rebuild", *base, "counters", "--until", "2024-05-01T12:31:00+02:00", "--suffix", "_t1")
+    live = counters(views)
+
+    listed = json_lines(ok("projections", "as-of", "list", *base, "--json"))
+    assert [(b["projector"], b["suffix"], b["as_of"]) for b in listed] == [
+        ("counters", "_asof_20240501_101130", "2024-05-01T10:11:30.000000+00:00"),
+        ("counters", "_t1", None),
+        ("event_types", "_asof_20240501_101130", "2024-05-01T10:11:30.000000+00:00"),
+    ]
+    assert listed[1]["tables"] == {"tally_counts": "tally_counts_t1", "tally_audit": "tally_audit_t1"}
+    assert listed[1]["name"] == "counters_t1" and listed[1]["missing"] == [] and listed[1]["checkpoint"] == 9
+    table, only = run_all(
+        [("projections", "as-of", "list", *base), ("projections", "as-of", "list", *base, "event_types", "--json")]
+    )
+    assert "3 as-of builds" in succeeded(table) and "2024-05-01 10:11:30" in table.stdout
+    assert [b["name"] for b in json_lines(succeeded(only))] == ["event_types_asof_20240501_101130"]
+
+    drop = ("projections", "as-of", "drop", *base)
+    refused = run_all(
+        [
+            (*drop, "counters", "--suffix", ""),
+            (*drop, "counters", "--suffix", "_nope"),
+            (*drop, "counters"),
+            (*drop, "--suffix", "_t1", "--until", "2024-05-01T10:11:30Z"),
+            (*drop, "counters", "--suffix", "x;y"),
+            (*drop, "--until", "2024-05-01T10:11"),
+        ]
+    )
+    expected = [
+        (2, "error: 'counters' without a suffix is the live view: name an as-of build's suffix"),
+        (3, "error: 'counters' has no as-of build with suffix '_nope'"),
+        (2, "error: name the as-of build to drop: pass --suffix SUFFIX or --until T (one of them)"),
+        (2, "error: name the as-of build to drop"),
+        (2, "error: suffix 'x;y': use letters, digits and underscores"),
+        (2, "error: --until: '2024-05-01T10:11' has no timezone"),
+    ]
+    for done, (code, message) in zip(refused, expected, strict=True):
+        assert failed(done, code).startswith(message), done.args
+
+    assert ok(*drop, "counters", "--suffix", "_t1") == (
+        "dropped counters as-of build _t1: tally_counts_t1, tally_audit_t1\n"
+    )
+    assert ok(*drop, "--until", "2024-05-01T10:11:30Z") == (
+        "dropped counters as-of build _asof_20240501_101130: tally_counts_asof_20240501_101130, "
+        "tally_audit_asof_20240501_101130\n"
+        "dropped event_types as-of build _asof_20240501_101130: event_type_counts_asof_20240501_101130\n"
+    )
+    assert "no as-of build with suffix '_t1'" in failed(run(*drop, "--suffix", "_t1"), 3)
+    assert ok("projections", "as-of", "list", *base) == "no as-of builds\n"
+    names = {row[0] for row in sqlite_rows(views, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert not {name for name in names if "_asof_" in name or name.endswith("_t1")}
+    assert {"tally_counts", "tally_audit", "event_type_counts", "picky_sums"} <= names
+    assert counters(views) == live  # the live views are untouched
+    status = by_name(ok("projections", "status", *base, "--json"))
+    assert {name: s["state"] for name, s in status.items()} == dict.fromkeys(status, "caught up")
 
 
 def test_run_follows_live_into_separate_views_until_ctrl_c(tmp_path: Path) -> None:
@@ -340,9 +405,13 @@ def test_failures_are_one_line_with_exit_codes(tmp_path: Path) -> None:
             ("projections", "run", "--store", "postgresql://postgres@127.0.0.1:1/db", "--app", "projections_app"),
             "cannot open the PostgreSQL store",
         ),
-        (2, ("projections", "rebuild", *base, "--until", "yesterday"), "--until: 'yesterday' is not an ISO 8601"),
+        (
+            2,
+            ("projections", "rebuild", *base, "--until", "2024-05-01T10:11"),
+            "--until: '2024-05-01T10:11' has no timezone",
+        ),
         (2, ("projections", "rebuild", *base, "--suffix", "_x"), "pass --until T too"),
-        (2, ("projections", "rebuild", *base, "--until", "2024-05-01", "--suffix", "x;y"), "--suffix 'x;y': use"),
+        (2, ("projections", "rebuild", *base, "--until", "2 days ago", "--suffix", "x;y"), "--suffix 'x;y': use"),
         (2, ("projections", "run", *base, "--views", "memory://"), "the views live in a SQL database"),
         (
             1,
@@ -418,3 +487,11 @@ async def test_status_run_and_rebuild_on_postgresql(postgres_url: str) -> None:
     result = json.loads(await cli("rebuild", "counters", "--until", "2024-05-01T10:11:30Z", "--json"))
     assert result["tables"]["tally_counts"] == "tally_counts_asof_20240501_101130"
     assert await rows("tally_counts_asof_20240501_101130") == await replayed(postgres_url, at(11.5))
+    (listed,) = json_lines(await cli("as-of", "list", "counters", "--json"))
+    assert (listed["suffix"], listed["as_of"]) == ("_asof_20240501_101130", "2024-05-01T10:11:30.000000+00:00")
+    assert await cli("as-of", "drop", "--until", "2024-05-01T12:11:30+02:00") == (
+        "dropped counters as-of build _asof_20240501_101130: tally_counts_asof_20240501_101130, "
+        "tally_audit_asof_20240501_101130\n"
+    )
+    assert await cli("as-of", "list") == "no as-of builds\n"
+    assert await rows("tally_counts") == live

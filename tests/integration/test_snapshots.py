@@ -26,6 +26,7 @@ from eventsourcing import (
     AggregateNotFound,
     DomainEvent,
     EventStore,
+    InvalidArgument,
     MemoryEventStore,
     Repository,
     StoreUnavailable,
@@ -164,6 +165,29 @@ async def test_on_demand_snapshots(stores: tuple[EventStore, Any]) -> None:
     assert await snaps.list(stream_id="cart-1") == [taken]
     with pytest.raises(AggregateNotFound):
         await carts.take_snapshot("nope")
+
+
+async def test_a_policy_with_keep_leaves_the_newest_snapshots_of_the_stream(stores: tuple[EventStore, Any]) -> None:
+    events, snaps = stores
+    carts = Repository(Cart, events, snapshots=snaps, snapshot_policy=EveryNEvents(2, keep=2))
+    other = Cart.open("bob", "cart-2")
+    await Repository(Cart, events, snapshots=snaps, snapshot_policy=EveryNEvents(1)).save(other)
+    cart = Cart.open("alice", "cart-1")
+    await carts.save(cart)
+    for n in range(9):  # versions 2..10: a snapshot at every even version, the older ones trimmed
+        await carts.update("cart-1", lambda c, n=n: c.add_item(f"sku-{n}", 1))
+        expected = [v for v in range(2, n + 3) if v % 2 == 0][-2:]
+        assert [s.version for s in await snaps.list(stream_id="cart-1")] == expected
+    assert [s.version for s in await snaps.list(stream_id="cart-2")] == [1]  # another stream: untouched
+    for version in (1, 5, 8, 10):  # loads before the kept snapshots replay from the events
+        assert (await carts.get("cart-1", version=version)).state() == (
+            await Repository(Cart, events).get("cart-1", version=version)
+        ).state()
+
+    on_demand = Repository(Cart, events, snapshots=snaps, snapshot_policy=OnDemand(keep=1))
+    await on_demand.update("cart-1", lambda c: c.add_item("x", 1))
+    assert (await on_demand.take_snapshot("cart-1")).version == 11
+    assert [s.version for s in await snaps.list(stream_id="cart-1")] == [11]
 
 
 async def test_a_failing_snapshot_store_never_fails_the_save(tmp_path: Path) -> None:
@@ -305,6 +329,11 @@ def test_policy_arguments() -> None:
     assert EveryNEvents(100).should_snapshot(250, 0)
     with pytest.raises(ValueError, match="snapshot store"):
         Repository(Cart, MemoryEventStore(), snapshot_policy=EveryNEvents(1))
+    for keep in (0, -1):
+        with pytest.raises(InvalidArgument, match="n >= 1"):
+            EveryNEvents(10, keep=keep)
+        with pytest.raises(InvalidArgument, match="n >= 1"):
+            OnDemand(keep=keep)
 
 
 COMPARISONS: list[int] = []

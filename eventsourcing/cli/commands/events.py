@@ -23,11 +23,20 @@ PAGE = 500
 
 Since = Annotated[
     str | None,
-    typer.Option("--since", metavar="T", help="Only events with a timestamp at or after T (ISO 8601; naive = UTC)."),
+    typer.Option(
+        "--since",
+        metavar="T",
+        help="Only events with a timestamp at or after T: ISO 8601 with an offset (2024-05-01T10:30Z) "
+        "or relative ('2h ago', 'yesterday 14:00Z').",
+    ),
 ]
 Until = Annotated[
     str | None,
-    typer.Option("--until", metavar="T", help="Only events with a timestamp at or before T (ISO 8601; naive = UTC)."),
+    typer.Option(
+        "--until",
+        metavar="T",
+        help="Only events with a timestamp at or before T (same forms as --since).",
+    ),
 ]
 
 

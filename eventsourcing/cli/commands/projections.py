@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from eventsourcing.cli.commands import projections_as_of
 from eventsourcing.cli.failures import UsageError
 from eventsourcing.cli.loading import load_apps
 from eventsourcing.cli.options import AppModules, StoreURL
@@ -31,6 +32,7 @@ app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
+app.add_typer(projections_as_of.app, name="as-of")
 
 Names = Annotated[
     list[str] | None,
@@ -253,7 +255,8 @@ def rebuild(
         typer.Option(
             "--until",
             metavar="T",
-            help="Build the view as it stood at T (ISO 8601; naive = UTC) into separate tables, named with "
+            help="Build the view as it stood at T (ISO 8601 with an offset, or relative: '2h ago') into "
+            "separate tables, named with "
             "--suffix; the live view is left alone.",
         ),
     ] = None,

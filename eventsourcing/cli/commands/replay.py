@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
+from eventsourcing.cli.comparing import compare, point, print_comparison
 from eventsourcing.cli.failures import UsageError
 from eventsourcing.cli.loading import load_apps, resolve_aggregate
 from eventsourcing.cli.options import AggregateType, AppModules, AsJSON, StoreURL, StreamID
@@ -35,10 +36,10 @@ def command(
         str | None,
         typer.Option(
             "--at",
-            metavar="ISO8601",
-            help="Replay only the events with a timestamp at or before this moment: ISO 8601 with an offset "
-            "(2024-05-01T12:30:00+02:00 or ...Z); without an offset the time is UTC; a date alone is its "
-            "midnight UTC.",
+            metavar="T",
+            help="Replay only the events with a timestamp at or before T: ISO 8601 with an offset "
+            "(2024-05-01T12:30:00+02:00 or ...Z; a time without one is refused), 'now', '2h ago', "
+            "'90 minutes ago', 'yesterday' (24 hours ago), 'yesterday 14:00Z', 'today 09:30+01:00'.",
         ),
     ] = None,
     version: Annotated[
@@ -63,6 +64,16 @@ def command(
             "all with --json; 0 for none).",
         ),
     ] = None,
+    diff: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            "--diff",
+            metavar="A B",
+            help="Print what changed in the state from A to B instead: each a version number (3) or a "
+            "moment in --at's forms ('2024-05-01T10:00Z', '2h ago', now); fields added, removed and "
+            "changed, nested values followed into.",
+        ),
+    ] = None,
     progress: Annotated[
         bool | None,
         typer.Option(
@@ -81,6 +92,17 @@ def command(
     """
     if at is not None and version is not None:
         raise UsageError("pass either --at or --version, not both")
+    if diff is not None:
+        if at is not None or version is not None or events is not None:
+            raise UsageError("--diff A B names both states: pass it without --at, --version and --events")
+        sides = (point(diff[0], "--diff"), point(diff[1], "--diff"))
+        load_apps(app)
+        aggregate_class = resolve_aggregate(aggregate_type)
+        compared = asyncio.run(
+            compare(aggregate_class, store, stream_id, sides, snapshots=snapshots, progress=progress)
+        )
+        print_comparison(compared, aggregate_type, as_json)
+        return
     as_of = None if at is None else parse_timestamp(at, "--at")
     keep = _events_to_keep(events, as_json)
     load_apps(app)

@@ -111,38 +111,62 @@ async def _list(url: str, stream: str | None, type_: str | None) -> list[Snapsho
 @app.command("prune")
 def prune(
     store: StoreURL,
-    app_: AppModules,
+    app_: OptionalAppModules = None,
     stale: Annotated[
         bool,
         typer.Option(
             "--stale",
             help="Remove the snapshots whose fingerprint differs from their aggregate class's current one "
-            "(required: the only pruning mode).",
+            "(needs --app).",
         ),
     ] = False,
+    keep: Annotated[
+        int | None,
+        typer.Option("--keep", metavar="N", min=1, help="Keep only the N newest snapshots of each stream."),
+    ] = None,
+    stream: Annotated[str | None, typer.Option("--stream", metavar="ID", help="With --keep: only this stream.")] = None,
+    type_: Annotated[
+        str | None,
+        typer.Option("--type", metavar="AGGREGATE_TYPE", help="With --keep: only streams of this aggregate type."),
+    ] = None,
     snapshots: SnapshotsURL = None,
 ) -> None:
-    """Remove stale snapshots and print how many.
+    """Remove stale snapshots, or all but the newest N of each stream, and print how many.
 
-    Covers every aggregate type the --app modules declare.
-    Snapshots of types that no --app module declares are left alone.
+    --stale covers every aggregate type the --app modules declare; snapshots of types that no --app
+    module declares are left alone. --keep N counts every snapshot of a stream, newest version first
+    (run --stale first to keep N current ones). Both together: --stale, then --keep.
     """
-    if not stale:
-        raise UsageError("snapshots prune needs --stale (remove snapshots that no longer match their class)")
-    load_apps(app_)
-    current = _current_fingerprints()
-    removed = asyncio.run(_prune(snapshots or store, current))
-    total = sum(removed.values())
-    detail = ", ".join(f"{name}: {count}" for name, count in removed.items() if count)
-    say(f"removed {total} stale snapshot{'' if total == 1 else 's'}" + (f" ({detail})" if detail else ""))
+    if (stream is not None or type_ is not None) and keep is None:
+        raise UsageError("--stream and --type choose what --keep N trims: pass --keep N too")
+    if not stale and keep is None:
+        raise UsageError(
+            "snapshots prune needs --stale (remove snapshots that no longer match their class) or --keep N"
+        )
+    if stale and not app_:
+        raise UsageError("snapshots prune --stale needs --app (the modules whose classes say what is current)")
+    load_apps(app_ or [])
+    current = _current_fingerprints() if stale else None
+    removed, trimmed = asyncio.run(_prune(snapshots or store, current, keep, stream, type_))
+    if current is not None:
+        total = sum(removed.values())
+        detail = ", ".join(f"{name}: {count}" for name, count in removed.items() if count)
+        say(f"removed {total} stale snapshot{'' if total == 1 else 's'}" + (f" ({detail})" if detail else ""))
+    if keep is not None:
+        plural = "" if trimmed == 1 else "s"
+        say(f"removed {trimmed} older snapshot{plural}, keeping the newest {keep} of each stream")
 
 
-async def _prune(url: str, current: dict[str, str]) -> dict[str, int]:
+async def _prune(
+    url: str, current: dict[str, str] | None, keep: int | None, stream: str | None, type_: str | None
+) -> tuple[dict[str, int], int]:
     async with open_snapshots(url) as snapshots:
-        return {
+        removed = {
             name: await snapshots.prune(stream_type=name, keep_fingerprint=fingerprint)
-            for name, fingerprint in current.items()
+            for name, fingerprint in (current or {}).items()
         }
+        trimmed = 0 if keep is None else await snapshots.keep_newest(keep, stream_id=stream, stream_type=type_)
+        return removed, trimmed
 
 
 def _current_fingerprints() -> dict[str, str]:
